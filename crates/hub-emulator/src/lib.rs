@@ -1,0 +1,1 @@
+//! A local Hugging Face Hub for tests, the offline demo and benchmarks.

@@ -1,0 +1,1 @@
+//! Typed client for the Hugging Face Hub HTTP API.
