@@ -13,7 +13,11 @@ import time
 import urllib.error
 import urllib.request
 
-from huggingface_hub import HfApi
+# The emulator speaks the LFS path, not Xet: tell huggingface_hub before it is imported (it reads this once).
+if os.environ.get("HF_TEST_REAL") != "1":
+    os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+
+from huggingface_hub import HfApi  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PREFIX = os.environ.get("HF_TEST_PREFIX", "hfdeploy-e2e-")
@@ -83,7 +87,8 @@ class Hub:
         return self.emulator is None
 
     def unique_name(self, test_name: str) -> str:
-        case = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")[:40]
+        # Truncate before stripping, so the name never gets a "--" (the Hub refuses it).
+        case = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")[:40].strip("-")
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
         return f"{PREFIX}{stamp}-{self.run_id}-{case}-{time.time_ns() % 100000}"[:96].rstrip("-.")
 
@@ -144,13 +149,21 @@ class Deployer:
             env[f"HF_DEPLOY_{key.upper()}"] = value
         if self.hub.emulator is not None:
             env.setdefault("HF_DEPLOY_WAIT_TIMEOUT", "60")
+            # The emulator's Spaces build in a poll or two: no need for the real Hub's 2 s interval.
+            env.setdefault("HF_DEPLOY_POLL_INTERVAL_MS", "100")
         self.hub.register(repo_type, repo_id)
         proc = subprocess.run([self.path, "deploy"], env=env, capture_output=True, text=True, timeout=900)
         summary = summary_file.read_text() if summary_file.exists() else ""
         outputs = parse_github_output(output_file.read_text()) if output_file.exists() else {}
-        for text in (proc.stdout, proc.stderr, summary, json.dumps(outputs)):
+        for text in (visible(proc.stdout), visible(proc.stderr), summary, json.dumps(outputs)):
             assert self.hub.token not in text, "the token leaked into the deploy's output"
         return DeployResult(proc.returncode, proc.stdout, proc.stderr, outputs, summary)
+
+
+def visible(text: str) -> str:
+    """What the job log shows: the runner consumes `::add-mask::` lines (they register a secret) and never
+    prints them, so only the rest must be free of the token."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
 
 
 def parse_github_output(text: str) -> dict[str, str]:

@@ -1,1 +1,295 @@
-//! A local Hugging Face Hub for tests, the offline demo and benchmarks.
+//! A local, stateful Hugging Face Hub for tests, the offline demo and benchmarks.
+//!
+//! It speaks the Hub's HTTP API well enough for the official `huggingface_hub` client and our
+//! `hub` crate: whoami, repos, preupload, LFS (basic and multipart), NDJSON commits, tree,
+//! resolve, Spaces (secrets, variables, runtime stages, logs) and a loopback app per Space.
+//! Tests read a journal of requests and can inject faults.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use hub_emulator::{Emulator, Role};
+//! let emu = Emulator::builder()
+//!     .user("alice", "hf_alice_write", Role::Write)
+//!     .start()
+//!     .await?;
+//! println!("Hub at {}", emu.url()); // http://127.0.0.1:PORT
+//! // … point a client at emu.url() with token hf_alice_write …
+//! assert_eq!(emu.mutation_count(), 0);
+//! # Ok(()) }
+//! ```
+
+mod app;
+mod auth;
+pub mod config;
+mod errors;
+pub mod faults;
+mod journal;
+mod patterns;
+mod routes;
+mod server;
+mod spaceapp;
+mod spaces_logic;
+mod state;
+mod storage;
+mod util;
+
+pub use config::{Config, OrgSpec, Plan, Role, UserSpec};
+pub use faults::{FaultAction, FaultRule, FaultTrigger};
+pub use journal::JournalEntry;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Configures and starts an [`Emulator`].
+#[derive(Debug, Default)]
+pub struct EmulatorBuilder {
+    config: Config,
+    listen: Option<SocketAddr>,
+    faults: Vec<FaultRule>,
+}
+
+impl EmulatorBuilder {
+    /// A user with plan `pro`.
+    pub fn user(self, name: &str, token: &str, role: Role) -> Self {
+        self.user_with_plan(name, token, role, Plan::Pro)
+    }
+    pub fn user_with_plan(mut self, name: &str, token: &str, role: Role, plan: Plan) -> Self {
+        self.config.users.push(UserSpec {
+            name: name.into(),
+            token: token.into(),
+            role,
+            plan,
+        });
+        self
+    }
+    /// Another token for an existing (or new) user name.
+    pub fn user_spec(mut self, spec: UserSpec) -> Self {
+        self.config.users.push(spec);
+        self
+    }
+    /// An org with plan `team`.
+    pub fn org(self, name: &str, members: &[&str]) -> Self {
+        self.org_with_plan(name, members, Plan::Team)
+    }
+    pub fn org_with_plan(mut self, name: &str, members: &[&str], plan: Plan) -> Self {
+        self.config.orgs.push(OrgSpec {
+            name: name.into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            plan,
+        });
+        self
+    }
+    pub fn org_spec(mut self, spec: OrgSpec) -> Self {
+        self.config.orgs.push(spec);
+        self
+    }
+    /// Store LFS objects under `DIR/lfs` instead of a temp dir.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.data_dir = Some(dir.into());
+        self
+    }
+    /// Runtime reads a Space stays `BUILDING` after a commit or restart (default 1).
+    pub fn build_polls(mut self, n: u32) -> Self {
+        self.config.build_polls = n;
+        self
+    }
+    /// Entries per tree page (default 1000, like the Hub).
+    pub fn tree_page_size(mut self, n: usize) -> Self {
+        self.config.tree_page_size = n.max(1);
+        self
+    }
+    /// Repos per page of `/api/models|datasets|spaces` (default 1000).
+    pub fn list_page_size(mut self, n: usize) -> Self {
+        self.config.list_page_size = n.max(1);
+        self
+    }
+    /// LFS objects above `threshold` bytes get multipart uploads of `chunk` bytes per part.
+    pub fn multipart(mut self, threshold: u64, chunk: u64) -> Self {
+        self.config.multipart_threshold = threshold;
+        self.config.multipart_chunk_size = chunk.max(1);
+        self
+    }
+    pub fn fault(mut self, rule: FaultRule) -> Self {
+        self.faults.push(rule);
+        self
+    }
+    /// Listen address (default `127.0.0.1:0`).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Binds, starts serving on the current Tokio runtime, and returns once connections are accepted.
+    pub async fn start(self) -> std::io::Result<Emulator> {
+        let mut config = self.config;
+        if config.users.is_empty() {
+            config.users.push(config::demo_user());
+        }
+        let addr = self
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let host = if local.ip().is_unspecified() {
+            format!("127.0.0.1:{}", local.port())
+        } else {
+            local.to_string()
+        };
+        let base_url = format!("http://{host}");
+        let store = storage::LfsStore::new(config.data_dir.as_deref())?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let shared = Arc::new(app::Shared::new(
+            state::HubState::new(config),
+            base_url.clone(),
+            store,
+        ));
+        for f in self.faults {
+            shared.faults.add(f);
+        }
+        let router = app::router(shared.clone());
+        let task = tokio::spawn(server::serve(listener, router, stop_rx));
+        Ok(Emulator {
+            shared,
+            url: base_url,
+            stop: stop_tx,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running emulator. Dropping it stops the server (and every Space app).
+pub struct Emulator {
+    shared: Arc<app::Shared>,
+    url: String,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Emulator {
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Every Hub API request answered so far (control calls excluded).
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.shared.journal.snapshot()
+    }
+
+    pub fn clear_journal(&self) {
+        self.shared.journal.clear();
+    }
+
+    /// Journal entries that changed state.
+    pub fn mutation_count(&self) -> usize {
+        self.shared.journal.mutation_count()
+    }
+
+    /// Requests whose URL contained a configured token (should stay 0).
+    pub fn token_leaks(&self) -> usize {
+        self.shared.token_leaks.load(Ordering::Relaxed)
+    }
+
+    pub fn inject(&self, rule: FaultRule) {
+        self.shared.faults.add(rule);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// The value of a Space secret (test-only peek; the Hub never returns secret values).
+    pub fn space_secret(&self, repo_id: &str, key: &str) -> Option<String> {
+        let st = self.shared.lock();
+        st.repos
+            .get(&state::RepoKey::new(state::RepoType::Space, repo_id))?
+            .space
+            .as_ref()?
+            .secrets
+            .get(key)
+            .map(|kv| kv.value.clone())
+    }
+
+    /// A Space's variables, KEY → value.
+    pub fn space_variables(&self, repo_id: &str) -> BTreeMap<String, String> {
+        let st = self.shared.lock();
+        st.repos
+            .get(&state::RepoKey::new(state::RepoType::Space, repo_id))
+            .and_then(|r| r.space.as_ref())
+            .map(|s| {
+                s.variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The current stage of a Space, without counting as a runtime read.
+    pub fn space_stage(&self, repo_id: &str) -> Option<String> {
+        let st = self.shared.lock();
+        st.repos
+            .get(&state::RepoKey::new(state::RepoType::Space, repo_id))?
+            .space
+            .as_ref()
+            .map(|s| s.stage.to_string())
+    }
+
+    /// The Space app's origin (`http://127.0.0.1:PORT`), as in Space info `host`.
+    pub fn space_host(&self, repo_id: &str) -> Option<String> {
+        let st = self.shared.lock();
+        st.repos
+            .get(&state::RepoKey::new(state::RepoType::Space, repo_id))?
+            .space
+            .as_ref()
+            .map(|s| s.host.clone())
+    }
+
+    /// Backdates a repo's `createdAt` and `lastModified` (for janitor tests). `repo_type` is
+    /// `model`, `dataset` or `space`. Returns false when the repo does not exist.
+    pub fn set_created_at(&self, repo_type: &str, repo_id: &str, at: time::OffsetDateTime) -> bool {
+        let Some(rtype) = state::RepoType::from_singular(Some(repo_type)) else {
+            return false;
+        };
+        let mut st = self.shared.lock();
+        match st.repos.get_mut(&state::RepoKey::new(rtype, repo_id)) {
+            Some(r) => {
+                r.created_at = at;
+                r.last_modified = at;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops serving and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        self.shared.lock().repos.clear();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        // Drops every Space app handle, which stops their listeners.
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.repos.clear();
+        }
+    }
+}

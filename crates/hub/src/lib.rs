@@ -1,1 +1,53 @@
-//! Typed client for the Hugging Face Hub HTTP API.
+//! Typed client for the Hugging Face Hub HTTP API: the only crate of hf-deploy that
+//! knows URLs, headers and payloads. Async (reqwest + tokio), retries with backoff,
+//! LFS basic/multipart uploads streamed from disk, NDJSON commits; the token never
+//! appears in errors or logs.
+//!
+//! ```no_run
+//! # async fn demo() -> hub::Result<()> {
+//! use hub::{CommitOperation, CommitRequest, HubClient, RepoId, RepoRef, RepoType, Token};
+//!
+//! let client = HubClient::new("https://huggingface.co", Token::new("hf_xxx"))?;
+//! let me = client.whoami().await?;
+//! let repo = RepoRef::new(RepoType::Model, RepoId::new(&me.name, "demo").expect("valid name"));
+//! client.create_repo(&repo, &Default::default()).await?;
+//! let head = client.repo_info(&repo, None).await?.map(|i| i.sha);
+//! client
+//!     .commit(&repo, "main", &CommitRequest {
+//!         summary: "hello".into(),
+//!         parent_commit: head,
+//!         operations: vec![CommitOperation::AddBytes { path: "hello.txt".into(), content: b"hi\n".to_vec() }],
+//!         ..Default::default()
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+mod account;
+mod client;
+mod commit;
+mod encode;
+mod error;
+pub mod hash;
+mod lfs;
+mod pagination;
+mod repo;
+mod repos;
+mod retry;
+mod spaces;
+mod token;
+mod tree;
+mod upload;
+
+pub use account::{OrgMembership, Plan, WhoAmI};
+pub use client::{HubClient, DEFAULT_PART_CONCURRENCY};
+pub use commit::{CommitInfo, CommitOperation, CommitRequest};
+pub use error::{HubError, Result};
+pub use hash::FileHashes;
+pub use repo::{RepoId, RepoIdError, RepoRef, RepoType, UnknownRepoType, MAX_NAME_LEN};
+pub use repos::{parse_timestamp, CreateRepo, Created, RepoInfo, RepoSummary};
+pub use retry::RetryPolicy;
+pub use spaces::{LogKind, SpaceRuntime};
+pub use token::Token;
+pub use tree::TreeEntry;
+pub use upload::{LfsBatchObject, LfsObject, PreuploadFile, PreuploadResult, UploadMode};

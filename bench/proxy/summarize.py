@@ -1,0 +1,102 @@
+"""Turns the raw files of bench/proxy/run.sh (in bench/out/proxy) into the RESULTS.md table."""
+
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+out = sys.argv[1]
+
+
+def read(name, default=""):
+    try:
+        with open(os.path.join(out, name)) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return default
+
+
+def to_ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    if not m:
+        return float("nan")
+    n, unit = float(m.group(1)), m.group(2)
+    return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
+
+
+def wrk(target, conns):
+    text = read(f"wrk-{target}-{conns}.txt")
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    sock = re.search(r"Socket errors: (.*)", text)
+    return {
+        "rps": float(rps.group(1)) if rps else float("nan"),
+        "p50": to_ms(p50.group(1)) if p50 else float("nan"),
+        "p99": to_ms(p99.group(1)) if p99 else float("nan"),
+        "errors": (errors.group(1) if errors else "0") + (f"; socket {sock.group(1)}" if sock else ""),
+    }
+
+
+hwm = {}
+for line in read("runs.tsv").splitlines():
+    t, c, kb = line.split("\t")
+    hwm[(t, c)] = int(kb) if kb else 0
+
+names = {"direct": "direct to upstream", "proxy": "hf-space-proxy", "fastapi": "FastAPI + httpx"}
+rows = []
+res = {}
+for conns in ("1", "64"):
+    for t in ("direct", "proxy", "fastapi"):
+        r = wrk(t, conns)
+        res[(t, conns)] = r
+        mem = f"{hwm.get((t, conns), 0) / 1024:.1f}" if t != "direct" else "(upstream)"
+        rows.append(f"| {conns} | {names[t]} | {r['rps']:,.0f} | {r['p50']:.3f} | {r['p99']:.3f} | {mem} | {r['errors']} |")
+
+lines = []
+lines.append("# Proxy benchmark results\n")
+lines.append("Produced by `bash bench/proxy/run.sh` (raw output in `bench/out/proxy/`). Load: `wrk --latency`, "
+             f"{os.environ.get('DURATION', '10s')} per run, from its own process, on loopback; `GET /` of a "
+             "13-byte body from a Rust/hyper upstream (`crates/proxy/examples/bench_upstream.rs`). The proxy is the "
+             "release build with its access log on (to a file); FastAPI runs under uvicorn[standard], one worker, "
+             "access log off.\n")
+load = read("clean-build-load.txt", "?")
+lines.append(f"Machine: {os.cpu_count()} cores, {platform.machine()}, shared with other jobs; run at "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n")
+lines.append("| conns | target | req/s | p50 ms | p99 ms | peak RSS MiB | errors |")
+lines.append("|---|---|---|---|---|---|---|")
+lines.extend(rows)
+lines.append("")
+
+d64, p64, f64 = res[("direct", "64")], res[("proxy", "64")], res[("fastapi", "64")]
+d1, p1, f1 = res[("direct", "1")], res[("proxy", "1")], res[("fastapi", "1")]
+lines.append("| figure | value | target |")
+lines.append("|---|---|---|")
+lines.append(f"| throughput vs FastAPI, 64 conns | {p64['rps'] / f64['rps']:.1f}× | ≥ 10× |")
+lines.append(f"| throughput vs FastAPI, 1 conn | {p1['rps'] / f1['rps']:.1f}× | |")
+lines.append(f"| p99 added over direct, 64 conns | {p64['p99'] - d64['p99']:.3f} ms | ≤ 1 ms |")
+lines.append(f"| p50 added over direct, 1 conn | {p1['p50'] - d1['p50']:.3f} ms | |")
+peak = max(hwm.get(("proxy", "1"), 0), hwm.get(("proxy", "64"), 0))
+lines.append(f"| proxy peak RSS (VmHWM) after the load runs | {peak / 1024:.1f} MiB | ≤ 20 MiB |")
+
+for line in read("stream.tsv").splitlines():
+    parts = line.split("\t")
+    if len(parts) < 6:
+        continue
+    t, size, secs, before, after, peak_kb = parts
+    size, secs = int(float(size)), float(secs)
+    rate = size / secs / 2**20 if secs else 0
+    lines.append(f"| {names[t]}: {size / 2**30:.2f} GiB streamed | {secs:.1f} s, {rate:,.0f} MiB/s; RSS "
+                 f"{int(before) / 1024:.1f} → {int(after) / 1024:.1f} MiB, peak {int(peak_kb) / 1024:.1f} MiB | "
+                 f"{'constant memory' if t == 'proxy' else ''} |")
+
+build = read("clean-build-secs.txt")
+if build:
+    size = int(read("binary-bytes.txt", "0"))
+    lines.append(f"| clean release build of the Space's files (`cargo build --release --locked`, fresh target dir) | "
+                 f"{build} s (load before: {load}); binary {size / 2**20:.1f} MiB | ≤ 90 s |")
+lines.append("")
+print("\n".join(lines))

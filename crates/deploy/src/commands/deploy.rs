@@ -1,0 +1,544 @@
+//! `hf-deploy deploy`: validate → whoami → walk and hash (in parallel with reading the repo) → create the repo
+//! if needed → plan against the remote tree → upload LFS objects → commit with `parentCommit` (re-plan on 412)
+//! → wait for the Space → proxy → outputs.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use hub::{
+    CommitInfo, CreateRepo, HubClient, HubError, Plan as AccountPlan, RepoInfo, RepoRef, RepoType,
+    WhoAmI,
+};
+
+use crate::cli::DeployArgs;
+use crate::contract::{DeployConfig, Secrets};
+use crate::execute::commit::{commit_plan, CommitError, CommitSpec, Limits};
+use crate::execute::upload::upload_lfs;
+use crate::exit::Failure;
+use crate::plan::{self, ModeCache, Plan, Target};
+use crate::proxy_space::{self, Preflight, ProvisionContext};
+use crate::report::{github, human, json, summary, Outcome, Report, Reporter, Style};
+use crate::source::{frontmatter, walk, LocalFile};
+use crate::space_wait::{wait_for_space, WaitOptions};
+use crate::validate::{parse_bool, process_env, validate};
+
+/// Re-plans after a 412 before giving up.
+const MAX_REPLANS: usize = 5;
+/// Above this size the Hub always stores a file in LFS (used to estimate modes in a dry run of a new repo).
+const LFS_THRESHOLD: u64 = 10 << 20;
+
+const MISSING_TOKEN: &str = "HF_TOKEN is not set: create a token with write access at \
+    https://huggingface.co/settings/tokens and pass it in the HF_TOKEN environment variable (in the action: \
+    `hf_token: ${{ secrets.HF_TOKEN }}`)";
+
+/// Runs a deploy and returns the exit code. Outputs, summary and the JSON result are written on success and
+/// on failure (with what is known).
+pub async fn run(args: &DeployArgs) -> i32 {
+    let secrets = Secrets::from_env(&process_env);
+    let json_mode = parse_bool("json", &args.json, false).unwrap_or(false);
+    let reporter = Reporter::new(Style::detect(json_mode));
+    // First thing: the runner must know the tokens before any line could contain one.
+    reporter.mask(secrets.all());
+    let mut outcome = Outcome::default();
+    let result = deploy(args, &secrets, &reporter, &mut outcome).await;
+    let code = match &result {
+        Ok(plan) => {
+            if outcome.dry_run {
+                reporter.info("Dry run: nothing was changed.");
+            } else if !outcome.changed {
+                reporter.info(&format!(
+                    "{} is already up to date: no commit.",
+                    outcome.repo_id
+                ));
+            }
+            if reporter.style.github {
+                if let Err(e) = github::write_summary(&summary::render(&outcome, plan.as_ref())) {
+                    reporter.warn(&format!("cannot write the step summary: {e}"));
+                }
+            }
+            if reporter.style.json {
+                println!("{}", json::result(&outcome));
+            }
+            0
+        }
+        Err(failure) => {
+            reporter.failure(failure);
+            if reporter.style.github {
+                let _ = github::write_summary(&summary::render_failure(
+                    &failure.message,
+                    failure.code(),
+                ));
+            }
+            failure.code()
+        }
+    };
+    if reporter.style.github {
+        if let Err(e) = github::write_outputs(&outcome) {
+            reporter.warn(&format!("cannot write $GITHUB_OUTPUT: {e}"));
+            if code == 0 {
+                return 1;
+            }
+        }
+    }
+    code
+}
+
+/// `HF_DEPLOY_RETRY_BASE_MS` shortens the retry backoff (tests against a local emulator injecting faults).
+fn retry_policy_from_env() -> Option<hub::RetryPolicy> {
+    let ms: u64 = std::env::var("HF_DEPLOY_RETRY_BASE_MS")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let base = std::time::Duration::from_millis(ms.max(1));
+    Some(hub::RetryPolicy {
+        base_delay: base,
+        max_delay: base * 10,
+        max_server_wait: std::time::Duration::from_secs(5),
+        ..hub::RetryPolicy::default()
+    })
+}
+
+fn whoami_failure(err: HubError) -> Failure {
+    match err {
+        HubError::Unauthorized { .. } => Failure::auth(
+            "the Hub refused HF_TOKEN (401): the token is invalid, expired or revoked; create a new one with \
+             write access at https://huggingface.co/settings/tokens",
+        ),
+        other => Failure::hub("checking the token (whoami)", other),
+    }
+}
+
+fn check_write(who: &WhoAmI, repo: &RepoRef) -> Result<(), Failure> {
+    let id = repo.id.to_string();
+    if who.can_write(&repo.id.namespace) || who.can_write_repo(&id) {
+        return Ok(());
+    }
+    if who.token_role.as_deref() == Some("read") {
+        return Err(Failure::auth(format!(
+            "HF_TOKEN is a read-only token, so it cannot deploy to {id}: use a token with the write role, or a \
+             fine-grained token with write access to {}",
+            repo.id.namespace
+        )));
+    }
+    Err(Failure::auth(format!(
+        "HF_TOKEN (user {}) has no write access to the namespace {}: use a token of a member with write access, \
+         or deploy under your own namespace",
+        who.name, repo.id.namespace
+    )))
+}
+
+fn check_plan(who: &WhoAmI, repo: &RepoRef, cfg: &DeployConfig) -> Result<(), Failure> {
+    if repo.repo_type == RepoType::Space
+        && cfg.space_sdk.needs_paid_plan()
+        && who.plan_for(&repo.id.namespace) == AccountPlan::Free
+    {
+        return Err(Failure::auth(format!(
+            "creating a {} Space needs a paid Hugging Face plan (PRO, Team or Enterprise) since July 2026, and {} is \
+             on the free plan: upgrade at https://huggingface.co/pricing, or use space_sdk: static (free)",
+            cfg.space_sdk.as_str(),
+            repo.id.namespace
+        )));
+    }
+    Ok(())
+}
+
+/// Gives a Space a README whose front matter names the sdk (see `source::frontmatter`).
+fn space_readme(
+    files: &mut Vec<LocalFile>,
+    cfg: &DeployConfig,
+    scratch: &tempfile::TempDir,
+    reporter: &Reporter,
+) -> Result<(), Failure> {
+    let index = files.iter().position(|f| f.path == "README.md");
+    let existing = match index {
+        Some(i) => Some(
+            std::fs::read(&files[i].source)
+                .map_err(|e| Failure::input(format!("source_dir: cannot read README.md ({e})")))?,
+        ),
+        None => None,
+    };
+    let Some(rewritten) = frontmatter::for_space(existing.as_deref(), cfg.space_sdk) else {
+        return Ok(());
+    };
+    reporter.info(&rewritten.note);
+    let path = scratch.path().join("README.md");
+    std::fs::write(&path, &rewritten.content)
+        .map_err(|e| Failure::runtime(format!("writing the generated README.md: {e}")))?;
+    let h = hub::hash::hash_file(&path)
+        .map_err(|e| Failure::runtime(format!("hashing README.md: {e}")))?;
+    let file = LocalFile {
+        path: "README.md".into(),
+        source: path,
+        size: h.size,
+        sha256: h.sha256,
+        git_sha1: h.git_sha1,
+    };
+    match index {
+        Some(i) => files[i] = file,
+        None => {
+            let at = files.partition_point(|f| f.path.as_str() < "README.md");
+            files.insert(at, file);
+        }
+    }
+    Ok(())
+}
+
+/// A dry-run plan for a repo that does not exist yet: everything is added; modes are estimated by size.
+fn plan_for_new_repo(files: &[LocalFile]) -> Plan {
+    Plan {
+        uploads: files
+            .iter()
+            .map(|f| plan::Upload {
+                file: f.clone(),
+                change: plan::Change::Add,
+                lfs: f.size > LFS_THRESHOLD,
+            })
+            .collect(),
+        ..Plan::default()
+    }
+}
+
+fn show_plan(reporter: &Reporter, repo: &RepoRef, cfg: &DeployConfig, plan: &Plan, again: bool) {
+    let heading = format!(
+        "{} for {} {} ({}{}):",
+        if again { "New plan" } else { "Plan" },
+        repo.repo_type,
+        repo.id,
+        cfg.revision,
+        if cfg.create_pr {
+            ", as a pull request"
+        } else {
+            ""
+        }
+    );
+    reporter.group(&heading);
+    for line in human::plan_lines(plan) {
+        reporter.info(&line);
+    }
+    reporter.end_group();
+}
+
+async fn read_head(
+    client: &HubClient,
+    repo: &RepoRef,
+    revision: &str,
+) -> Result<Option<RepoInfo>, Failure> {
+    match client.repo_info(repo, Some(revision)).await {
+        Ok(info) => Ok(info),
+        Err(HubError::NotFound { code, .. }) if code.as_deref() == Some("RevisionNotFound") => {
+            Err(Failure::input(format!(
+                "revision: the branch {revision:?} does not exist in {}; create it on the Hub first, or deploy to main",
+                repo.id
+            )))
+        }
+        Err(e) => Err(Failure::hub(&format!("reading {} {}", repo.repo_type, repo.id), e)),
+    }
+}
+
+async fn deploy(
+    args: &DeployArgs,
+    secrets: &Secrets,
+    reporter: &Reporter,
+    outcome: &mut Outcome,
+) -> Result<Option<Plan>, Failure> {
+    // 1. Every input, locally: nothing remote has been called yet.
+    let cfg = validate(args, &process_env)?;
+    outcome.dry_run = cfg.dry_run;
+    let Some(token) = secrets.token.clone() else {
+        return Err(Failure::auth(MISSING_TOKEN));
+    };
+    let client = HubClient::new(&cfg.endpoint, Some(token.clone()))
+        .map_err(|e| Failure::input(format!("HF_ENDPOINT: {e}")))?;
+    let client = match retry_policy_from_env() {
+        Some(policy) => client.with_retry_policy(policy),
+        None => client,
+    };
+
+    // 2. The token: who, which plan, may it write there.
+    let who = client.whoami().await.map_err(whoami_failure)?;
+    let repo_id = cfg
+        .target
+        .resolve(&who.name)
+        .map_err(|e| Failure::input(format!("huggingface_repo: {e}")))?;
+    let repo = RepoRef::new(cfg.repo_type, repo_id.clone());
+    outcome.repo_id = repo_id.to_string();
+    outcome.repo_url = client.repo_url(&repo);
+    check_write(&who, &repo)?;
+    let proxy_id = match &cfg.proxy {
+        Some(p) => Some(proxy_space::preflight(&Preflight {
+            whoami: &who,
+            target: &repo,
+            suffix: &p.suffix,
+            target_url_override: p.target_url.as_deref(),
+            allow_origins: &p.allow_origins,
+        })?),
+        None => None,
+    };
+
+    // 3. Walk and hash on every core while the repo's state is read.
+    let started = Instant::now();
+    let root = cfg.source_dir.clone();
+    let filter = cfg.filter.clone();
+    let walking = tokio::task::spawn_blocking(move || walk::walk(&root, &filter, 0));
+    let info = read_head(&client, &repo, &cfg.revision).await;
+    let walked = walking
+        .await
+        .map_err(|e| Failure::runtime(format!("walking source_dir failed: {e}")))?;
+    let info = info?;
+    if !walked.problems.is_empty() {
+        return Err(Failure::input(format!(
+            "source_dir: {}",
+            walked.problems.message()
+        )));
+    }
+    reporter.info(&format!(
+        "Hashed {} file(s), {} in {:.1?}",
+        walked.files.len(),
+        human::bytes(walked.total_bytes()),
+        started.elapsed()
+    ));
+    let mut files = walked.files;
+    let scratch = tempfile::tempdir()
+        .map_err(|e| Failure::runtime(format!("creating a scratch folder: {e}")))?;
+    if repo.repo_type == RepoType::Space {
+        space_readme(&mut files, &cfg, &scratch, reporter)?;
+    }
+
+    // 4. The repo: create it when missing (plan permitting), warn about a visibility mismatch.
+    let explicit_private = args
+        .private
+        .as_deref()
+        .is_some_and(|v| !v.trim().is_empty());
+    let mut info = match info {
+        Some(info) => {
+            if explicit_private && info.private != cfg.private {
+                reporter.warn(&format!(
+                    "{} is {} but private is {}: visibility is only set on creation, so it stays {}; change it in \
+                     the repo settings",
+                    repo.id,
+                    if info.private { "private" } else { "public" },
+                    cfg.private,
+                    if info.private { "private" } else { "public" },
+                ));
+            }
+            Some(info)
+        }
+        None => {
+            if cfg.revision != "main" {
+                return Err(Failure::input(format!(
+                    "revision: {} does not exist yet, so it has no branch {:?}; deploy to main first",
+                    repo.id, cfg.revision
+                )));
+            }
+            check_plan(&who, &repo, &cfg)?;
+            None
+        }
+    };
+
+    let proxy_token = secrets.proxy_token.as_ref().unwrap_or(&token);
+    let proxy_ctx = proxy_id
+        .as_ref()
+        .zip(cfg.proxy.as_ref())
+        .map(|(proxy, p)| ProvisionContext {
+            client: &client,
+            whoami: &who,
+            target: &repo.id,
+            proxy,
+            target_url_override: p.target_url.as_deref(),
+            allow_origins: &p.allow_origins,
+            proxy_token,
+            proxy_token_is_fallback: secrets.proxy_token.is_none(),
+            wait: cfg.wait,
+            wait_timeout: cfg.wait_timeout,
+            dry_run: cfg.dry_run,
+            report: reporter,
+        });
+    let prepared = match &proxy_ctx {
+        Some(ctx) => Some(proxy_space::prepare(ctx).await?),
+        None => None,
+    };
+
+    if info.is_none() {
+        if cfg.dry_run {
+            reporter.info(&format!(
+                "{} {} does not exist: it would be created",
+                repo.repo_type, repo.id
+            ));
+            let plan = plan_for_new_repo(&files);
+            show_plan(reporter, &repo, &cfg, &plan, false);
+            outcome.counts = plan.counts();
+            if let (Some(ctx), Some(prepared)) = (&proxy_ctx, prepared) {
+                fill_proxy(outcome, proxy_space::apply(ctx, prepared).await?);
+            }
+            return Ok(Some(plan));
+        }
+        let opts = CreateRepo {
+            private: cfg.private,
+            space_sdk: (repo.repo_type == RepoType::Space)
+                .then(|| cfg.space_sdk.as_str().to_string()),
+        };
+        let created = client.create_repo(&repo, &opts).await.map_err(|e| match e {
+            HubError::PaymentRequired { .. } => Failure::auth(format!(
+                "the Hub refused to create a {} Space in {}: its plan does not allow it (a paid plan is needed for \
+                 gradio, streamlit and docker Spaces since July 2026; static Spaces are free)",
+                cfg.space_sdk.as_str(),
+                repo.id.namespace
+            )),
+            other => Failure::hub(&format!("creating {} {}", repo.repo_type, repo.id), other),
+        })?;
+        if created.already_existed {
+            reporter.info(&format!(
+                "{} {} was created meanwhile; deploying to it",
+                repo.repo_type, repo.id
+            ));
+        } else {
+            reporter.info(&format!(
+                "Created {}{} {}",
+                if cfg.private { "private " } else { "" },
+                repo.repo_type,
+                repo.id
+            ));
+        }
+        info = read_head(&client, &repo, &cfg.revision).await?;
+    }
+    let Some(mut info) = info else {
+        return Err(Failure::runtime(format!(
+            "{} {} is missing right after its creation; rerun",
+            repo.repo_type, repo.id
+        )));
+    };
+    if repo.repo_type == RepoType::Space {
+        outcome.space_url = info.host.clone().unwrap_or_default();
+    }
+
+    // 5. Plan, upload, commit; re-plan when someone else pushed meanwhile.
+    let target = Target {
+        client: &client,
+        repo: &repo,
+        revision: &cfg.revision,
+        create_pr: cfg.create_pr,
+    };
+    let spec = CommitSpec {
+        client: &client,
+        repo: &repo,
+        revision: &cfg.revision,
+        create_pr: cfg.create_pr,
+        summary: &cfg.commit_summary,
+        description: &cfg.commit_description,
+        limits: Limits::from_env(),
+    };
+    let mut modes = ModeCache::default();
+    let mut uploaded = HashSet::new();
+    let mut commits: Vec<CommitInfo> = Vec::new();
+    let mut replans = 0;
+    let final_plan = loop {
+        let tree = client
+            .list_tree(&repo, &cfg.revision)
+            .await
+            .map_err(|e| Failure::hub(&format!("listing the files of {}", repo.id), e))?;
+        let plan = plan::build(
+            &target,
+            info.sha.clone(),
+            &files,
+            &tree,
+            cfg.delete_stale,
+            &mut modes,
+        )
+        .await?;
+        drop(tree);
+        show_plan(reporter, &repo, &cfg, &plan, replans > 0);
+        if plan.is_empty() || cfg.dry_run {
+            break plan;
+        }
+        let stats = upload_lfs(
+            &client,
+            &repo,
+            &cfg.revision,
+            &plan,
+            &mut uploaded,
+            reporter,
+        )
+        .await?;
+        let _ = stats;
+        match commit_plan(&spec, &plan).await {
+            Ok(made) => {
+                commits.extend(made);
+                break plan;
+            }
+            Err(CommitError::Stale { made }) => {
+                commits.extend(made);
+                replans += 1;
+                if replans > MAX_REPLANS {
+                    return Err(Failure::runtime(format!(
+                        "{} kept changing while we committed ({MAX_REPLANS} re-plans); another deploy may be running \
+                         in a loop: rerun when it is done",
+                        repo.id
+                    )));
+                }
+                reporter.info(&format!(
+                    "{} changed since the plan was made (412): re-planning",
+                    repo.id
+                ));
+                info = read_head(&client, &repo, &cfg.revision)
+                    .await?
+                    .ok_or_else(|| {
+                        Failure::runtime(format!(
+                            "{} {} disappeared during the deploy",
+                            repo.repo_type, repo.id
+                        ))
+                    })?;
+            }
+            Err(CommitError::Failed(f)) => return Err(f),
+        }
+    };
+    outcome.counts = final_plan.counts();
+    outcome.changed = !commits.is_empty();
+    if let Some(last) = commits.last() {
+        outcome.commit_sha = Some(last.commit_oid.clone());
+        outcome.pr_url = last.pr_url.clone();
+        reporter.info(&format!(
+            "Committed {} ({} commit(s)): {}",
+            short(&last.commit_oid),
+            commits.len(),
+            last.commit_url
+        ));
+        if let Some(pr) = &last.pr_url {
+            reporter.info(&format!("Pull request: {pr}"));
+        }
+    }
+
+    // 6. The Space: wait until it runs (only after a commit to the branch: nothing else rebuilds it).
+    if repo.repo_type == RepoType::Space && cfg.wait && outcome.changed && !cfg.create_pr {
+        let opts = WaitOptions::from_env(cfg.wait_timeout);
+        reporter.info(&format!(
+            "Waiting for the Space to build and start (up to {}s)",
+            cfg.wait_timeout.as_secs()
+        ));
+        wait_for_space(&client, &repo.id, &opts, reporter)
+            .await
+            .map_err(|e| Failure::runtime(e.to_string()))?;
+        if outcome.space_url.is_empty() {
+            if let Ok(Some(fresh)) = client.repo_info(&repo, None).await {
+                outcome.space_url = fresh.host.unwrap_or_default();
+            }
+        }
+    }
+
+    // 7. The proxy, after the Space it fronts.
+    if let (Some(ctx), Some(prepared)) = (&proxy_ctx, prepared) {
+        fill_proxy(outcome, proxy_space::apply(ctx, prepared).await?);
+    }
+    Ok(Some(final_plan))
+}
+
+fn fill_proxy(outcome: &mut Outcome, out: proxy_space::ProxyOutputs) {
+    // A dry run computes the proxy's id and URL but creates nothing.
+    outcome.proxy_enabled = !outcome.dry_run && !out.repo_id.is_empty();
+    outcome.proxy_repo_id = out.repo_id;
+    outcome.proxy_url = out.url;
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}

@@ -1,0 +1,203 @@
+//! The commit: NDJSON with `parentCommit`, so a concurrent push makes it fail with 412 instead of mixing
+//! trees. Very large change sets are split into ordered commits of bounded size, deletions first; each part's
+//! parent is the previous part. A commit is never retried blindly: on 412 the caller re-reads and re-plans.
+
+use hub::{CommitInfo, CommitOperation, CommitRequest, HubClient, HubError, RepoRef};
+
+use crate::exit::Failure;
+use crate::plan::Plan;
+
+/// Bounds of one commit: operations, and bytes of regular files sent inline (base64 in the request body,
+/// which the client holds in memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_operations: usize,
+    pub max_inline_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 5000,
+            max_inline_bytes: 24 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// Defaults, overridable by `HF_DEPLOY_MAX_COMMIT_FILES` / `HF_DEPLOY_MAX_COMMIT_BYTES` (tests, benches).
+    pub fn from_env() -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_operations: super::env_usize("HF_DEPLOY_MAX_COMMIT_FILES", d.max_operations),
+            max_inline_bytes: super::env_usize(
+                "HF_DEPLOY_MAX_COMMIT_BYTES",
+                d.max_inline_bytes as usize,
+            ) as u64,
+        }
+    }
+}
+
+/// The plan's operations in commit-sized parts: deletions first, then additions in path order.
+pub fn parts(plan: &Plan, limits: Limits, split: bool) -> Vec<Vec<CommitOperation>> {
+    let mut parts: Vec<Vec<CommitOperation>> = Vec::new();
+    let mut current = Vec::new();
+    let mut inline = 0u64;
+    let ops = plan
+        .deletes
+        .iter()
+        .map(|path| (CommitOperation::Delete { path: path.clone() }, 0))
+        .chain(plan.uploads.iter().map(|u| {
+            if u.lfs {
+                let op = CommitOperation::AddLfs {
+                    path: u.file.path.clone(),
+                    sha256: u.file.sha256.clone(),
+                    size: u.file.size,
+                };
+                (op, 0)
+            } else {
+                let op = CommitOperation::AddRegular {
+                    path: u.file.path.clone(),
+                    source: u.file.source.clone(),
+                };
+                (op, u.file.size)
+            }
+        }));
+    for (op, size) in ops {
+        let full = current.len() >= limits.max_operations
+            || (!current.is_empty() && inline + size > limits.max_inline_bytes);
+        if split && full {
+            parts.push(std::mem::take(&mut current));
+            inline = 0;
+        }
+        inline += size;
+        current.push(op);
+    }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+/// How committing ended when it did not complete.
+#[derive(Debug)]
+pub enum CommitError {
+    /// 412: the branch moved. `made` lists the parts committed before it; re-plan and continue.
+    Stale {
+        made: Vec<CommitInfo>,
+    },
+    Failed(Failure),
+}
+
+/// What to commit and where.
+pub struct CommitSpec<'a> {
+    pub client: &'a HubClient,
+    pub repo: &'a RepoRef,
+    pub revision: &'a str,
+    pub create_pr: bool,
+    pub summary: &'a str,
+    pub description: &'a str,
+    pub limits: Limits,
+}
+
+/// Commits the plan in order; returns every commit made.
+pub async fn commit_plan(
+    spec: &CommitSpec<'_>,
+    plan: &Plan,
+) -> Result<Vec<CommitInfo>, CommitError> {
+    // A pull request is one commit: splitting would open one PR per part.
+    let parts = parts(plan, spec.limits, !spec.create_pr);
+    let total = parts.len();
+    let mut parent = plan.parent.clone();
+    let mut made = Vec::new();
+    for (index, operations) in parts.into_iter().enumerate() {
+        let summary = if total > 1 {
+            format!("{} (part {}/{total})", spec.summary, index + 1)
+        } else {
+            spec.summary.to_string()
+        };
+        let request = CommitRequest {
+            summary,
+            description: spec.description.to_string(),
+            parent_commit: Some(parent.clone()),
+            create_pr: spec.create_pr,
+            operations,
+        };
+        match spec.client.commit(spec.repo, spec.revision, &request).await {
+            Ok(info) => {
+                parent = info.commit_oid.clone();
+                made.push(info);
+            }
+            Err(HubError::PreconditionFailed { .. }) => return Err(CommitError::Stale { made }),
+            Err(e) => {
+                let doing = if total > 1 {
+                    format!(
+                        "committing part {}/{total} ({} committed before)",
+                        index + 1,
+                        made.len()
+                    )
+                } else {
+                    "committing".to_string()
+                };
+                return Err(CommitError::Failed(Failure::hub(&doing, e)));
+            }
+        }
+    }
+    Ok(made)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Change, Upload};
+    use crate::source::LocalFile;
+
+    fn upload(path: &str, size: u64, lfs: bool) -> Upload {
+        Upload {
+            file: LocalFile {
+                path: path.into(),
+                source: path.into(),
+                size,
+                sha256: "s".into(),
+                git_sha1: "g".into(),
+            },
+            change: Change::Add,
+            lfs,
+        }
+    }
+
+    #[test]
+    fn splits_with_deletions_first() {
+        let plan = Plan {
+            parent: "p".into(),
+            uploads: vec![
+                upload("a", 10, false),
+                upload("b", 10, false),
+                upload("c", 1000, true),
+                upload("d", 10, false),
+            ],
+            deletes: vec!["x".into()],
+            ..Plan::default()
+        };
+        let limits = Limits {
+            max_operations: 3,
+            max_inline_bytes: 25,
+        };
+        let split = parts(&plan, limits, true);
+        let names: Vec<Vec<String>> = split
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .map(|op| match op {
+                        CommitOperation::Delete { path } => format!("-{path}"),
+                        CommitOperation::AddRegular { path, .. }
+                        | CommitOperation::AddLfs { path, .. } => path.clone(),
+                        CommitOperation::AddBytes { path, .. } => path.clone(),
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(names, vec![vec!["-x", "a", "b"], vec!["c", "d"]]);
+        assert_eq!(parts(&plan, limits, false).len(), 1);
+    }
+}

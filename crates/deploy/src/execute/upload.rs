@@ -1,0 +1,114 @@
+//! LFS uploads: one batch negotiation for the objects the plan needs, then the transfers that the Hub asks
+//! for (objects it already stores get no action, which makes a rerun after a failure resume for free), in
+//! parallel with a bound.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use hub::{HubClient, LfsObject, RepoRef};
+
+use crate::exit::Failure;
+use crate::plan::Plan;
+use crate::report::{human::bytes, Report, Reporter};
+
+/// Transfers in flight at once (`HF_DEPLOY_UPLOAD_CONCURRENCY` overrides).
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// What the upload step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UploadStats {
+    pub objects: usize,
+    pub bytes: u64,
+    /// Objects the Hub already had.
+    pub skipped: usize,
+}
+
+/// Uploads the plan's LFS objects that the Hub does not have. `done` remembers objects uploaded earlier in
+/// this run, so a re-plan after a 412 does not negotiate them again.
+pub async fn upload_lfs(
+    client: &HubClient,
+    repo: &RepoRef,
+    revision: &str,
+    plan: &Plan,
+    done: &mut HashSet<String>,
+    reporter: &Reporter,
+) -> Result<UploadStats, Failure> {
+    let mut sources: HashMap<String, (String, PathBuf)> = HashMap::new();
+    let mut objects = Vec::new();
+    for upload in plan.uploads.iter().filter(|u| u.lfs) {
+        if done.contains(&upload.file.sha256) || sources.contains_key(&upload.file.sha256) {
+            continue;
+        }
+        sources.insert(
+            upload.file.sha256.clone(),
+            (upload.file.path.clone(), upload.file.source.clone()),
+        );
+        objects.push(LfsObject {
+            oid: upload.file.sha256.clone(),
+            size: upload.file.size,
+        });
+    }
+    if objects.is_empty() {
+        return Ok(UploadStats::default());
+    }
+    let answers = client
+        .lfs_batch(repo, revision, &objects)
+        .await
+        .map_err(|e| Failure::hub("negotiating LFS uploads (batch)", e))?;
+    let mut stats = UploadStats::default();
+    let mut todo = Vec::new();
+    for answer in answers {
+        if answer.needs_upload() {
+            stats.objects += 1;
+            stats.bytes += answer.size;
+            todo.push(answer);
+        } else {
+            stats.skipped += 1;
+            done.insert(answer.oid.clone());
+        }
+    }
+    if todo.is_empty() {
+        reporter.info(&format!(
+            "LFS: the Hub already has all {} object(s)",
+            stats.skipped
+        ));
+        return Ok(stats);
+    }
+    reporter.info(&format!(
+        "LFS: uploading {} object(s), {}{}",
+        stats.objects,
+        bytes(stats.bytes),
+        if stats.skipped > 0 {
+            format!(" ({} already on the Hub)", stats.skipped)
+        } else {
+            String::new()
+        }
+    ));
+    let bar = reporter.progress(stats.bytes, "uploading");
+    let concurrency = super::env_usize("HF_DEPLOY_UPLOAD_CONCURRENCY", DEFAULT_CONCURRENCY);
+    let finished: Vec<String> = stream::iter(todo.into_iter().map(|object| {
+        let source = sources.get(&object.oid).cloned();
+        let bar = bar.clone();
+        async move {
+            let Some((path, source)) = source else {
+                return Err(Failure::runtime(format!(
+                    "the Hub asked for an unknown LFS object {}",
+                    object.oid
+                )));
+            };
+            client
+                .upload_lfs(&object, &source)
+                .await
+                .map_err(|e| Failure::hub(&format!("uploading {path}"), e))?;
+            bar.inc(object.size);
+            Ok(object.oid)
+        }
+    }))
+    .buffer_unordered(concurrency)
+    .try_collect()
+    .await?;
+    bar.finish_and_clear();
+    done.extend(finished);
+    Ok(stats)
+}

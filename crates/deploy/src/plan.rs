@@ -1,0 +1,259 @@
+//! The plan: which files to add, update and delete so the remote tree equals the local folder, and which are
+//! unchanged. Unchanged files are found from the remote tree alone (git blob sha1 for regular files, sha256
+//! for LFS files), so a no-op deploy asks preupload nothing; only changed files go to preupload for their mode.
+
+use std::collections::{HashMap, HashSet};
+
+use hub::{HubClient, PreuploadFile, RepoRef, TreeEntry, UploadMode};
+
+use crate::exit::Failure;
+use crate::source::LocalFile;
+
+/// The only remote file that is never deleted: it holds the repo's LFS rules.
+pub const KEEP: &str = ".gitattributes";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Add,
+    Update,
+}
+
+/// A file to send.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub file: LocalFile,
+    pub change: Change,
+    /// Stored in LFS (uploaded before the commit) rather than inline in the commit.
+    pub lfs: bool,
+}
+
+/// Counts for outputs and the summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub added: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+}
+
+/// What a deploy will do.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The head commit the plan was made against (`parentCommit` of the first commit).
+    pub parent: String,
+    pub uploads: Vec<Upload>,
+    pub deletes: Vec<String>,
+    pub unchanged: usize,
+    /// Files the repo's `.gitignore` makes the Hub ignore.
+    pub ignored: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.uploads.is_empty() && self.deletes.is_empty()
+    }
+
+    pub fn counts(&self) -> Counts {
+        Counts {
+            added: self
+                .uploads
+                .iter()
+                .filter(|u| u.change == Change::Add)
+                .count(),
+            updated: self
+                .uploads
+                .iter()
+                .filter(|u| u.change == Change::Update)
+                .count(),
+            deleted: self.deletes.len(),
+            unchanged: self.unchanged,
+        }
+    }
+
+    pub fn upload_bytes(&self) -> u64 {
+        self.uploads.iter().map(|u| u.file.size).sum()
+    }
+}
+
+/// The local/remote comparison, before upload modes are known.
+#[derive(Debug, Default)]
+pub struct Diff<'a> {
+    pub changed: Vec<(&'a LocalFile, Change)>,
+    pub deletes: Vec<String>,
+    pub unchanged: usize,
+}
+
+fn same_content(local: &LocalFile, remote: &TreeEntry) -> bool {
+    match &remote.lfs_sha256 {
+        Some(sha256) => sha256.eq_ignore_ascii_case(&local.sha256),
+        None => remote.oid.eq_ignore_ascii_case(&local.git_sha1),
+    }
+}
+
+/// Compares the local files with the remote tree.
+pub fn diff<'a>(local: &'a [LocalFile], remote: &[TreeEntry], delete_stale: bool) -> Diff<'a> {
+    let by_path: HashMap<&str, &TreeEntry> = remote.iter().map(|e| (e.path.as_str(), e)).collect();
+    let mut out = Diff::default();
+    for file in local {
+        match by_path.get(file.path.as_str()) {
+            Some(entry) if same_content(file, entry) => out.unchanged += 1,
+            Some(_) => out.changed.push((file, Change::Update)),
+            None => out.changed.push((file, Change::Add)),
+        }
+    }
+    if delete_stale {
+        let local_paths: HashSet<&str> = local.iter().map(|f| f.path.as_str()).collect();
+        out.deletes = remote
+            .iter()
+            .filter(|e| e.path != KEEP && !local_paths.contains(e.path.as_str()))
+            .map(|e| e.path.clone())
+            .collect();
+        out.deletes.sort();
+    }
+    out
+}
+
+/// Upload modes already learnt in this run (a re-plan after a 412 asks only about new paths).
+#[derive(Debug, Default)]
+pub struct ModeCache {
+    modes: HashMap<(String, String), (bool, bool)>,
+}
+
+/// Where the plan is made: the repo, revision and whether the commit opens a PR.
+pub struct Target<'a> {
+    pub client: &'a HubClient,
+    pub repo: &'a RepoRef,
+    pub revision: &'a str,
+    pub create_pr: bool,
+}
+
+/// Builds the plan: diff, then preupload for the modes of changed files (empty files are always regular).
+pub async fn build(
+    target: &Target<'_>,
+    parent: String,
+    local: &[LocalFile],
+    remote: &[TreeEntry],
+    delete_stale: bool,
+    cache: &mut ModeCache,
+) -> Result<Plan, Failure> {
+    let diff = diff(local, remote, delete_stale);
+    let mut ask = Vec::new();
+    for (file, _) in &diff.changed {
+        let key = (file.path.clone(), file.sha256.clone());
+        if file.size > 0 && !cache.modes.contains_key(&key) {
+            let sample = file
+                .sample()
+                .map_err(|e| Failure::runtime(format!("reading {}: {e}", file.path)))?;
+            ask.push(PreuploadFile {
+                path: file.path.clone(),
+                size: file.size,
+                sample,
+            });
+        }
+    }
+    if !ask.is_empty() {
+        let answers = target
+            .client
+            .preupload(target.repo, target.revision, &ask, target.create_pr)
+            .await
+            .map_err(|e| Failure::hub("asking the Hub how to store the files (preupload)", e))?;
+        let sha_by_path: HashMap<&str, &str> = diff
+            .changed
+            .iter()
+            .map(|(f, _)| (f.path.as_str(), f.sha256.as_str()))
+            .collect();
+        for answer in answers {
+            if let Some(sha) = sha_by_path.get(answer.path.as_str()) {
+                cache.modes.insert(
+                    (answer.path.clone(), sha.to_string()),
+                    (answer.upload_mode == UploadMode::Lfs, answer.should_ignore),
+                );
+            }
+        }
+    }
+    let mut plan = Plan {
+        parent,
+        deletes: diff.deletes,
+        unchanged: diff.unchanged,
+        ..Plan::default()
+    };
+    for (file, change) in diff.changed {
+        let (lfs, ignore) = if file.size == 0 {
+            (false, false)
+        } else {
+            match cache.modes.get(&(file.path.clone(), file.sha256.clone())) {
+                Some(mode) => *mode,
+                None => {
+                    return Err(Failure::runtime(format!(
+                        "the Hub's preupload answer did not mention {}; retry the deploy",
+                        file.path
+                    )))
+                }
+            }
+        };
+        if ignore {
+            plan.ignored.push(file.path.clone());
+        } else {
+            plan.uploads.push(Upload {
+                file: file.clone(),
+                change,
+                lfs,
+            });
+        }
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(path: &str, sha1: &str, sha256: &str) -> LocalFile {
+        LocalFile {
+            path: path.into(),
+            source: path.into(),
+            size: 1,
+            sha256: sha256.into(),
+            git_sha1: sha1.into(),
+        }
+    }
+
+    fn remote(path: &str, oid: &str, lfs: Option<&str>) -> TreeEntry {
+        TreeEntry {
+            path: path.into(),
+            size: 1,
+            oid: oid.into(),
+            lfs_sha256: lfs.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn diff_classifies() {
+        let l = vec![
+            local("same.txt", "s1", "x"),
+            local("big.bin", "zz", "L1"),
+            local("new.txt", "n", "n"),
+            local("mod.txt", "m2", "m"),
+        ];
+        let r = vec![
+            remote(".gitattributes", "g", None),
+            remote("same.txt", "s1", None),
+            remote("big.bin", "ptr", Some("L1")),
+            remote("mod.txt", "m1", None),
+            remote("old.txt", "o", None),
+        ];
+        let d = diff(&l, &r, true);
+        assert_eq!(d.unchanged, 2);
+        let changed: Vec<(&str, Change)> = d
+            .changed
+            .iter()
+            .map(|(f, c)| (f.path.as_str(), *c))
+            .collect();
+        assert_eq!(
+            changed,
+            [("new.txt", Change::Add), ("mod.txt", Change::Update)]
+        );
+        assert_eq!(d.deletes, ["old.txt"]);
+        assert!(diff(&l, &r, false).deletes.is_empty());
+    }
+}

@@ -1,0 +1,100 @@
+//! The job step summary (markdown).
+
+use super::human::bytes;
+use super::Outcome;
+use crate::plan::{Change, Plan};
+
+/// Rows listed in the summary's file table.
+const MAX_ROWS: usize = 100;
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Markdown for a finished (or dry) deploy.
+pub fn render(outcome: &Outcome, plan: Option<&Plan>) -> String {
+    let mut md = String::new();
+    let title = if outcome.dry_run {
+        "hf-deploy: dry run (nothing changed)"
+    } else if outcome.changed {
+        "hf-deploy: deployed"
+    } else {
+        "hf-deploy: already up to date"
+    };
+    md.push_str(&format!("### {title}\n\n"));
+    md.push_str(&format!(
+        "Repo: [{}]({})",
+        cell(&outcome.repo_id),
+        outcome.repo_url
+    ));
+    if !outcome.space_url.is_empty() {
+        md.push_str(&format!(" · App: {}", outcome.space_url));
+    }
+    if let Some(sha) = &outcome.commit_sha {
+        md.push_str(&format!(
+            " · Commit: `{}`",
+            sha.chars().take(12).collect::<String>()
+        ));
+    }
+    if let Some(pr) = &outcome.pr_url {
+        md.push_str(&format!(" · Pull request: {pr}"));
+    }
+    if outcome.proxy_enabled {
+        md.push_str(&format!(
+            " · Proxy: [{}]({})",
+            cell(&outcome.proxy_repo_id),
+            outcome.proxy_url
+        ));
+    }
+    md.push_str("\n\n");
+    let c = outcome.counts;
+    md.push_str("| added | updated | deleted | unchanged |\n|---:|---:|---:|---:|\n");
+    md.push_str(&format!(
+        "| {} | {} | {} | {} |\n\n",
+        c.added, c.updated, c.deleted, c.unchanged
+    ));
+    if let Some(plan) = plan {
+        if !plan.is_empty() {
+            md.push_str("| | file | size | stored |\n|---|---|---:|---|\n");
+            let mut rows = 0;
+            for u in &plan.uploads {
+                if rows == MAX_ROWS {
+                    break;
+                }
+                let mark = if u.change == Change::Add {
+                    "added"
+                } else {
+                    "updated"
+                };
+                let how = if u.lfs { "LFS" } else { "regular" };
+                md.push_str(&format!(
+                    "| {mark} | `{}` | {} | {how} |\n",
+                    cell(&u.file.path),
+                    bytes(u.file.size)
+                ));
+                rows += 1;
+            }
+            for d in &plan.deletes {
+                if rows == MAX_ROWS {
+                    break;
+                }
+                md.push_str(&format!("| deleted | `{}` | | |\n", cell(d)));
+                rows += 1;
+            }
+            let total = plan.uploads.len() + plan.deletes.len();
+            if total > rows {
+                md.push_str(&format!("\n… and {} more files.\n", total - rows));
+            }
+            md.push('\n');
+        }
+    }
+    md
+}
+
+/// Markdown for a failed deploy.
+pub fn render_failure(message: &str, code: i32) -> String {
+    format!(
+        "### hf-deploy failed (exit code {code})\n\n```\n{}\n```\n",
+        message.replace("```", "'''")
+    )
+}

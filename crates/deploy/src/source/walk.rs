@@ -1,0 +1,262 @@
+//! Walks `source_dir` on all cores and hashes every deployed file once (sha256 + git blob sha1 in one streamed
+//! read, by `hub::hash`). The walker's worker threads do the hashing, so many small files and a few large ones
+//! both keep every core busy.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ignore::{WalkBuilder, WalkState};
+
+use super::filter::PathFilter;
+use super::{lfs_pointer, names, LocalFile};
+
+/// Why the folder cannot be deployed as it is (each is a bad-input error).
+#[derive(Debug, Default)]
+pub struct Problems {
+    pub escaping_symlinks: Vec<String>,
+    pub lfs_pointers: Vec<String>,
+    pub bad_names: Vec<String>,
+    pub other: Vec<String>,
+}
+
+impl Problems {
+    pub fn is_empty(&self) -> bool {
+        self.escaping_symlinks.is_empty()
+            && self.lfs_pointers.is_empty()
+            && self.bad_names.is_empty()
+            && self.other.is_empty()
+    }
+
+    /// One message covering every kind of problem found.
+    pub fn message(&self) -> String {
+        let mut parts = Vec::new();
+        let list = |items: &[String]| {
+            let mut shown: Vec<String> = items.iter().take(5).cloned().collect();
+            if items.len() > 5 {
+                shown.push(format!("and {} more", items.len() - 5));
+            }
+            shown.join(", ")
+        };
+        if !self.escaping_symlinks.is_empty() {
+            parts.push(format!(
+                "symlinks that point outside source_dir are refused (the Hub would get files from elsewhere on \
+                 this machine): {}; replace them with real files or exclude them",
+                list(&self.escaping_symlinks)
+            ));
+        }
+        if !self.lfs_pointers.is_empty() {
+            parts.push(lfs_pointer::advice(&self.lfs_pointers));
+        }
+        if !self.bad_names.is_empty() {
+            parts.push(format!(
+                "file names the Hub would refuse: {}; rename them or add them to exclude",
+                list(&self.bad_names)
+            ));
+        }
+        if !self.other.is_empty() {
+            parts.push(format!("cannot read: {}", list(&self.other)));
+        }
+        parts.join("; ")
+    }
+}
+
+/// What the walk found.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// Sorted by repo path.
+    pub files: Vec<LocalFile>,
+    pub problems: Problems,
+}
+
+impl Walked {
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+enum Found {
+    File(LocalFile),
+    Symlink(String),
+    Pointer(String),
+    BadName(String),
+    Other(String),
+}
+
+fn relative(root: &Path, path: &Path) -> Result<String, String> {
+    let rel = path
+        .strip_prefix(root)
+        .map_err(|_| path.display().to_string())?;
+    let mut parts = Vec::new();
+    for component in rel.components() {
+        match component.as_os_str().to_str() {
+            Some(s) => parts.push(s.to_string()),
+            None => return Err(format!("{:?} (not valid UTF-8)", rel.display().to_string())),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn visit(root: &Path, path: &Path, is_symlink: bool, filter: &PathFilter) -> Option<Found> {
+    let rel = match relative(root, path) {
+        Ok(rel) => rel,
+        Err(shown) => return Some(Found::BadName(shown)),
+    };
+    if rel.is_empty() || names::always_excluded(&rel) || !filter.allows(&rel) {
+        return None;
+    }
+    if let Some(why) = names::refusal(&rel) {
+        return Some(Found::BadName(why));
+    }
+    let mut source = path.to_path_buf();
+    if is_symlink {
+        match std::fs::canonicalize(path) {
+            Ok(target) if target.starts_with(root) => {
+                if target.is_dir() {
+                    return Some(Found::Other(format!(
+                        "{rel} (a symlink to a folder; deploy the folder itself or exclude the link)"
+                    )));
+                }
+                source = target;
+            }
+            Ok(_) => return Some(Found::Symlink(rel)),
+            Err(_) => return Some(Found::Other(format!("{rel} (a broken symlink)"))),
+        }
+    }
+    match hub::hash::hash_file(&source) {
+        Ok(h) if lfs_pointer::is_pointer(h.size, &h.sample) => Some(Found::Pointer(rel)),
+        Ok(h) => Some(Found::File(LocalFile {
+            path: rel,
+            source,
+            size: h.size,
+            sha256: h.sha256,
+            git_sha1: h.git_sha1,
+        })),
+        Err(e) => Some(Found::Other(format!("{rel} ({e})"))),
+    }
+}
+
+/// Walks and hashes `root` (a canonical directory path) with `threads` workers (0 = one per core).
+pub fn walk(root: &Path, filter: &PathFilter, threads: usize) -> Walked {
+    let found: Mutex<Vec<Found>> = Mutex::new(Vec::new());
+    let root_buf: PathBuf = root.to_path_buf();
+    let prune_root = root_buf.clone();
+    let prune_filter = filter.clone();
+    let walker = WalkBuilder::new(root)
+        .standard_filters(false)
+        .follow_links(false)
+        .threads(threads)
+        .filter_entry(move |entry| {
+            if !entry.file_type().is_some_and(|t| t.is_dir()) {
+                return true;
+            }
+            match relative(&prune_root, entry.path()) {
+                Ok(rel) if rel.is_empty() => true,
+                Ok(rel) => !(names::always_excluded(&rel) || prune_filter.prunes_dir(&rel)),
+                Err(_) => true,
+            }
+        })
+        .build_parallel();
+    walker.run(|| {
+        let found = &found;
+        let root = &root_buf;
+        Box::new(move |entry| {
+            let item = match entry {
+                Ok(entry) => {
+                    let Some(kind) = entry.file_type() else {
+                        return WalkState::Continue;
+                    };
+                    if kind.is_dir() {
+                        return WalkState::Continue;
+                    }
+                    if !kind.is_file() && !kind.is_symlink() {
+                        // Sockets, fifos, devices: nothing a repo can hold.
+                        return WalkState::Continue;
+                    }
+                    visit(root, entry.path(), kind.is_symlink(), filter)
+                }
+                Err(e) => Some(Found::Other(e.to_string())),
+            };
+            if let Some(item) = item {
+                if let Ok(mut all) = found.lock() {
+                    all.push(item);
+                }
+            }
+            WalkState::Continue
+        })
+    });
+    let mut walked = Walked::default();
+    for item in found.into_inner().unwrap_or_default() {
+        match item {
+            Found::File(f) => walked.files.push(f),
+            Found::Symlink(p) => walked.problems.escaping_symlinks.push(p),
+            Found::Pointer(p) => walked.problems.lfs_pointers.push(p),
+            Found::BadName(p) => walked.problems.bad_names.push(p),
+            Found::Other(p) => walked.problems.other.push(p),
+        }
+    }
+    walked.files.sort_by(|a, b| a.path.cmp(&b.path));
+    for list in [
+        &mut walked.problems.escaping_symlinks,
+        &mut walked.problems.lfs_pointers,
+        &mut walked.problems.bad_names,
+        &mut walked.problems.other,
+    ] {
+        list.sort();
+    }
+    walked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, content: &[u8]) {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    #[test]
+    fn walks_filters_and_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        write(&root, "a.txt", b"hello\n");
+        write(&root, "sub/deep/b.bin", b"x");
+        write(&root, ".git/config", b"[core]");
+        write(&root, "skip/me.txt", b"no");
+        write(&root, "x.tmp", b"no");
+        let filter = PathFilter::new(None, Some("skip,*.tmp")).unwrap();
+        let walked = walk(&root, &filter, 2);
+        assert!(walked.problems.is_empty(), "{}", walked.problems.message());
+        let paths: Vec<&str> = walked.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["a.txt", "sub/deep/b.bin"]);
+        assert_eq!(
+            walked.files[0].git_sha1,
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_escaping_symlinks_and_pointers() {
+        let outside = tempfile::tempdir().unwrap();
+        write(outside.path(), "secret.txt", b"secret");
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        write(&root, "inside.txt", b"ok");
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), root.join("leak.txt"))
+            .unwrap();
+        std::os::unix::fs::symlink(root.join("inside.txt"), root.join("alias.txt")).unwrap();
+        write(
+            &root,
+            "model.bin",
+            b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n",
+        );
+        let walked = walk(&root, &PathFilter::default(), 2);
+        assert_eq!(walked.problems.escaping_symlinks, ["leak.txt"]);
+        assert_eq!(walked.problems.lfs_pointers, ["model.bin"]);
+        let paths: Vec<&str> = walked.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["alias.txt", "inside.txt"]);
+        assert!(walked.problems.message().contains("lfs: true"));
+    }
+}

@@ -1,0 +1,434 @@
+//! Turns raw inputs into a [`DeployConfig`], before any remote call. Every refusal names the input and says
+//! what to do; all of them exit with code 2.
+
+use std::path::Path;
+use std::time::Duration;
+
+use hub::{RepoId, RepoType};
+
+use crate::cli::DeployArgs;
+use crate::contract::{DeployConfig, ProxyInputs, RepoTarget, SpaceSdk};
+use crate::exit::Failure;
+use crate::source::filter::PathFilter;
+
+/// The legacy default of `huggingface_repo`: the GitHub repository's name under the token's owner.
+pub const SAME_WITH_GITHUB_REPO: &str = "same_with_github_repo";
+const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+const MAX_WAIT_TIMEOUT_SECS: u64 = 6 * 3600;
+
+/// Reads an environment variable, `None` when unset or empty.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, with empty values treated as unset.
+pub fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Parses a boolean input: true/false (also yes/no, 1/0, on/off), case-insensitive.
+pub fn parse_bool(input: &str, value: &Option<String>, default: bool) -> Result<bool, Failure> {
+    let Some(text) = non_empty(value) else {
+        return Ok(default);
+    };
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Ok(true),
+        "false" | "no" | "0" | "off" => Ok(false),
+        _ => Err(Failure::input(format!(
+            "{input}: {text:?} is not a boolean; use true or false"
+        ))),
+    }
+}
+
+fn parse_target(raw: Option<&str>, env: EnvLookup) -> Result<RepoTarget, Failure> {
+    let raw = raw.unwrap_or(SAME_WITH_GITHUB_REPO);
+    if raw == SAME_WITH_GITHUB_REPO {
+        let Some(github) = env("GITHUB_REPOSITORY") else {
+            return Err(Failure::input(
+                "huggingface_repo: not set, and its default `same_with_github_repo` needs GITHUB_REPOSITORY; \
+                 pass --huggingface-repo owner/name (or HF_DEPLOY_HUGGINGFACE_REPO)",
+            ));
+        };
+        let name = github.rsplit('/').next().unwrap_or_default().to_string();
+        RepoId::validate_name(&name).map_err(|e| {
+            Failure::input(format!(
+                "huggingface_repo: the GitHub repository name {name:?} (from GITHUB_REPOSITORY) is not a valid Hub \
+                 repo name ({e}); set huggingface_repo explicitly"
+            ))
+        })?;
+        return Ok(RepoTarget::UnderTokenOwner(name));
+    }
+    if raw.contains('/') {
+        RepoId::parse(raw).map(RepoTarget::Full).map_err(|e| {
+            Failure::input(format!(
+                "huggingface_repo: {e}; expected owner/name, for example alice/my-space"
+            ))
+        })
+    } else {
+        RepoId::validate_name(raw)
+            .map(|()| RepoTarget::UnderTokenOwner(raw.to_string()))
+            .map_err(|e| Failure::input(format!("huggingface_repo: {e}")))
+    }
+}
+
+fn parse_repo_type(raw: Option<&str>) -> Result<RepoType, Failure> {
+    let raw = raw.unwrap_or("space");
+    raw.parse::<RepoType>().map_err(|_| {
+        Failure::input(format!(
+            "repo_type: {raw:?} is not a repo type; use one of space, model, dataset"
+        ))
+    })
+}
+
+fn parse_sdk(raw: Option<&str>) -> Result<SpaceSdk, Failure> {
+    let raw = raw.unwrap_or("gradio");
+    SpaceSdk::parse(raw).ok_or_else(|| {
+        Failure::input(format!(
+            "space_sdk: {raw:?} is not a Space SDK; use one of gradio, streamlit, docker, static"
+        ))
+    })
+}
+
+fn check_source_dir(raw: Option<&str>) -> Result<std::path::PathBuf, Failure> {
+    let raw = raw.unwrap_or(".");
+    let path = Path::new(raw);
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Failure::input(format!(
+            "source_dir: {raw:?} does not exist or cannot be read ({}); check the path (relative to the working \
+             directory) and that the checkout step ran",
+            e.kind()
+        ))
+    })?;
+    if !meta.is_dir() {
+        return Err(Failure::input(format!(
+            "source_dir: {raw:?} is not a directory; give the folder to deploy"
+        )));
+    }
+    path.canonicalize()
+        .map_err(|e| Failure::input(format!("source_dir: cannot resolve {raw:?} ({})", e.kind())))
+}
+
+/// Git ref-name rules (a subset that the Hub also enforces), for `revision`.
+fn check_revision(raw: Option<&str>) -> Result<String, Failure> {
+    let rev = raw.unwrap_or("main");
+    let bad = |why: &str| {
+        Failure::input(format!(
+            "revision: {rev:?} is not a valid branch name ({why})"
+        ))
+    };
+    if rev.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad("no spaces or control characters"));
+    }
+    if let Some(c) = rev
+        .chars()
+        .find(|c| matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
+    {
+        return Err(bad(&format!("{c:?} is not allowed")));
+    }
+    if rev.contains("..") || rev.contains("@{") || rev.contains("//") {
+        return Err(bad("no '..', '@{' or '//'"));
+    }
+    if rev.starts_with(['/', '-', '.']) || rev.ends_with(['/', '.']) || rev.ends_with(".lock") {
+        return Err(bad(
+            "must not start with '/', '-' or '.', nor end with '/', '.' or '.lock'",
+        ));
+    }
+    if rev.len() > 255 {
+        return Err(bad("at most 255 characters"));
+    }
+    Ok(rev.to_string())
+}
+
+fn check_wait_timeout(raw: Option<&str>) -> Result<Duration, Failure> {
+    let Some(raw) = raw else {
+        return Ok(Duration::from_secs(900));
+    };
+    match raw.parse::<u64>() {
+        Ok(secs) if (1..=MAX_WAIT_TIMEOUT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(Failure::input(format!(
+            "wait_timeout: {raw:?} is not a number of seconds between 1 and {MAX_WAIT_TIMEOUT_SECS}"
+        ))),
+    }
+}
+
+/// Checks an http(s) URL: a host, no credentials, no query or fragment.
+fn check_url(input: &str, raw: &str, allow_path: bool) -> Result<url::Url, Failure> {
+    let url = url::Url::parse(raw).map_err(|e| {
+        Failure::input(format!(
+            "{input}: {raw:?} is not a URL ({e}); use https://host"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Failure::input(format!(
+            "{input}: {raw:?} must use http or https"
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Failure::input(format!("{input}: {raw:?} has no host")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Failure::input(format!(
+            "{input}: the URL must not contain credentials (user:password@); tokens come from the environment"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Failure::input(format!(
+            "{input}: {raw:?} must not have a query or fragment"
+        )));
+    }
+    if !allow_path && url.path() != "/" {
+        return Err(Failure::input(format!(
+            "{input}: {raw:?} must be an origin (scheme://host[:port]) without a path"
+        )));
+    }
+    Ok(url)
+}
+
+fn check_endpoint(env: EnvLookup) -> Result<String, Failure> {
+    let Some(raw) = env("HF_ENDPOINT") else {
+        return Ok(DEFAULT_ENDPOINT.to_string());
+    };
+    let raw = raw.trim();
+    let url = check_url("HF_ENDPOINT", raw, true)?;
+    let _ = url;
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+fn check_proxy(
+    args: &DeployArgs,
+    repo_type: RepoType,
+    target: &RepoTarget,
+) -> Result<Option<ProxyInputs>, Failure> {
+    if !parse_bool("create_proxy", &args.create_proxy, false)? {
+        return Ok(None);
+    }
+    if repo_type != RepoType::Space {
+        return Err(Failure::input(format!(
+            "create_proxy: a proxy can only front a Space, but repo_type is {repo_type}; set create_proxy: false"
+        )));
+    }
+    let suffix = non_empty(&args.proxy_space_suffix)
+        .unwrap_or("-proxy")
+        .to_string();
+    let proxy_name = format!("{}{suffix}", target.name());
+    RepoId::validate_name(&proxy_name).map_err(|e| {
+        Failure::input(format!("proxy_space_suffix: {suffix:?} gives the proxy Space name {proxy_name:?}, which the Hub refuses: {e}"))
+    })?;
+    if proxy_name == target.name() {
+        return Err(Failure::input(
+            "proxy_space_suffix: the proxy Space must have a different name than the Space",
+        ));
+    }
+    let target_url = match non_empty(&args.proxy_target_url) {
+        Some(raw) => Some(
+            check_url("proxy_target_url", raw, true)?
+                .as_str()
+                .trim_end_matches('/')
+                .to_string(),
+        ),
+        None => None,
+    };
+    let allow_origins = non_empty(&args.proxy_allow_origins)
+        .unwrap_or("*")
+        .to_string();
+    for origin in allow_origins.split(',').map(str::trim) {
+        if origin.is_empty() {
+            return Err(Failure::input(format!(
+                "proxy_allow_origins: {allow_origins:?} has an empty item; use `*` or comma separated origins"
+            )));
+        }
+        if origin != "*" {
+            check_url("proxy_allow_origins", origin, false)?;
+        }
+    }
+    Ok(Some(ProxyInputs {
+        suffix,
+        target_url,
+        allow_origins,
+    }))
+}
+
+fn default_commit_message(env: EnvLookup) -> String {
+    match (
+        env("GITHUB_SHA"),
+        env("GITHUB_REPOSITORY"),
+        env("GITHUB_RUN_ID"),
+    ) {
+        (Some(sha), Some(repo), Some(run)) => {
+            let short: String = sha.chars().take(7).collect();
+            format!("Deploy {short} from {repo} (run {run})")
+        }
+        (Some(sha), Some(repo), None) => {
+            let short: String = sha.chars().take(7).collect();
+            format!("Deploy {short} from {repo}")
+        }
+        _ => "Deploy with hf-deploy".to_string(),
+    }
+}
+
+/// Validates every deploy input. Reads `GITHUB_*` and `HF_ENDPOINT` through `env`; touches only local files.
+pub fn validate(args: &DeployArgs, env: EnvLookup) -> Result<DeployConfig, Failure> {
+    let target = parse_target(non_empty(&args.huggingface_repo), env)?;
+    let repo_type = parse_repo_type(non_empty(&args.repo_type))?;
+    let space_sdk = parse_sdk(non_empty(&args.space_sdk))?;
+    let private = parse_bool("private", &args.private, false)?;
+    let delete_stale = parse_bool("delete_stale", &args.delete_stale, true)?;
+    let create_pr = parse_bool("create_pr", &args.create_pr, false)?;
+    let dry_run = parse_bool("dry_run", &args.dry_run, false)?;
+    let wait = parse_bool("wait", &args.wait, true)?;
+    let json = parse_bool("json", &args.json, false)?;
+    let wait_timeout = check_wait_timeout(non_empty(&args.wait_timeout))?;
+    let revision = check_revision(non_empty(&args.revision))?;
+    let filter = PathFilter::new(non_empty(&args.include), non_empty(&args.exclude))
+        .map_err(Failure::input)?;
+    let proxy = check_proxy(args, repo_type, &target)?;
+    let endpoint = check_endpoint(env)?;
+    let message = non_empty(&args.commit_message)
+        .map(str::to_string)
+        .unwrap_or_else(|| default_commit_message(env));
+    let (summary, description) = match message.split_once('\n') {
+        Some((first, rest)) => (first.trim().to_string(), rest.trim().to_string()),
+        None => (message.trim().to_string(), String::new()),
+    };
+    if summary.is_empty() {
+        return Err(Failure::input(
+            "commit_message: the first line is empty; give the commit a title",
+        ));
+    }
+    if summary.chars().count() > 1000 {
+        return Err(Failure::input(
+            "commit_message: the title is longer than 1000 characters; shorten it",
+        ));
+    }
+    // The folder last: the other checks are cheaper and say more.
+    let source_dir = check_source_dir(non_empty(&args.source_dir))?;
+    Ok(DeployConfig {
+        target,
+        repo_type,
+        space_sdk,
+        private,
+        source_dir,
+        commit_summary: summary,
+        commit_description: description,
+        filter,
+        delete_stale,
+        revision,
+        create_pr,
+        dry_run,
+        wait,
+        wait_timeout,
+        proxy,
+        json,
+        endpoint,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn args(repo: &str) -> DeployArgs {
+        DeployArgs {
+            huggingface_repo: Some(repo.into()),
+            source_dir: Some(".".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = validate(&args("alice/app"), &no_env).unwrap();
+        assert_eq!(cfg.repo_type, RepoType::Space);
+        assert_eq!(cfg.space_sdk, SpaceSdk::Gradio);
+        assert!(cfg.delete_stale && cfg.wait && !cfg.private && !cfg.dry_run);
+        assert_eq!(cfg.revision, "main");
+        assert_eq!(cfg.wait_timeout, Duration::from_secs(900));
+        assert_eq!(cfg.commit_summary, "Deploy with hf-deploy");
+        assert_eq!(cfg.endpoint, DEFAULT_ENDPOINT);
+    }
+
+    #[test]
+    fn github_defaults() {
+        let env = |k: &str| match k {
+            "GITHUB_REPOSITORY" => Some("octo/my-app".to_string()),
+            "GITHUB_SHA" => Some("0123456789abcdef".to_string()),
+            "GITHUB_RUN_ID" => Some("42".to_string()),
+            _ => None,
+        };
+        let mut a = args("x");
+        a.huggingface_repo = None;
+        let cfg = validate(&a, &env).unwrap();
+        assert_eq!(cfg.target, RepoTarget::UnderTokenOwner("my-app".into()));
+        assert_eq!(
+            cfg.commit_summary,
+            "Deploy 0123456 from octo/my-app (run 42)"
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_input() {
+        let cases: Vec<(DeployArgs, &str)> = vec![
+            (
+                DeployArgs {
+                    repo_type: Some("kernel".into()),
+                    ..args("a/b")
+                },
+                "repo_type",
+            ),
+            (
+                DeployArgs {
+                    space_sdk: Some("flask".into()),
+                    ..args("a/b")
+                },
+                "space_sdk",
+            ),
+            (
+                DeployArgs {
+                    private: Some("maybe".into()),
+                    ..args("a/b")
+                },
+                "private",
+            ),
+            (
+                DeployArgs {
+                    wait_timeout: Some("0".into()),
+                    ..args("a/b")
+                },
+                "wait_timeout",
+            ),
+            (
+                DeployArgs {
+                    revision: Some("a..b".into()),
+                    ..args("a/b")
+                },
+                "revision",
+            ),
+            (
+                DeployArgs {
+                    exclude: Some("a[".into()),
+                    ..args("a/b")
+                },
+                "exclude",
+            ),
+            (args("a/b/c"), "huggingface_repo"),
+            (
+                DeployArgs {
+                    source_dir: Some("/nonexistent/x".into()),
+                    ..args("a/b")
+                },
+                "source_dir",
+            ),
+        ];
+        for (a, input) in cases {
+            let err = validate(&a, &no_env).unwrap_err();
+            assert_eq!(err.code(), 2);
+            assert!(err.message.starts_with(input), "{input}: {}", err.message);
+        }
+    }
+}

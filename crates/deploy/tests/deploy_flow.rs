@@ -1,0 +1,432 @@
+//! A deploy against the emulator, end to end through the binary: the repo ends up holding exactly the folder,
+//! and only what changed is sent.
+
+mod common;
+
+use common::*;
+use hub::RepoType;
+
+fn lfs_puts(emu: &hub_emulator::Emulator, from: usize) -> usize {
+    journal_since(emu, from)
+        .iter()
+        .filter(|(m, p, _)| m == "PUT" && p.starts_with("/_lfs/"))
+        .count()
+}
+
+fn commits(emu: &hub_emulator::Emulator, from: usize) -> usize {
+    journal_since(emu, from)
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p.contains("/commit/"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_deploy_then_rerun_makes_no_commit() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let big = random_bytes(2 * 1024 * 1024, 1);
+    let files: Vec<(&str, &[u8])> = vec![
+        ("config.json", b"{\"a\": 1}\n"),
+        (
+            "data/nested/deep/notes.txt",
+            b"hello from a nested folder\n",
+        ),
+        ("weights/model.bin", &big),
+        ("empty.txt", b""),
+    ];
+    let (_dir, src) = source(&files);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/model-one")
+            .input("repo_type", "model")
+            .input("source_dir", &src.display().to_string())
+    };
+    let first = deploy().run().await;
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let repo = repo(RepoType::Model, "alice/model-one");
+    assert_tree(&url, &repo, &files).await;
+    assert_eq!(first.outputs["repo_id"], "alice/model-one");
+    assert_eq!(first.outputs["space_url"], "");
+    assert_eq!(first.outputs["proxy_enabled"], "false");
+    assert!(
+        first.outputs["repo_url"].ends_with("/alice/model-one"),
+        "{:?}",
+        first.outputs
+    );
+    assert!(first.summary.contains("| added |"), "{}", first.summary);
+
+    let before = head(&url, &repo).await;
+    let mark = emu.journal().len();
+    let again = deploy()
+        .arg("--json")
+        .env("GITHUB_ACTIONS", "false")
+        .run()
+        .await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(head(&url, &repo).await, before, "a rerun must not commit");
+    assert!(
+        journal_since(&emu, mark)
+            .iter()
+            .all(|(_, _, mutating)| !mutating),
+        "{:?}",
+        journal_since(&emu, mark)
+    );
+    let json = again.json();
+    assert_eq!(json["changed"], false);
+    assert!(json["commit_sha"].is_null());
+    assert_eq!(json["unchanged"], 4);
+    assert!(
+        again.stderr.contains("already up to date"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_changed_file_uploads_only_that_file_and_deletions_apply() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let big_a = random_bytes(2 * 1024 * 1024, 2);
+    let big_b = random_bytes(2 * 1024 * 1024, 3);
+    let (_dir, src) = source(&[
+        ("a.txt", b"a\n"),
+        ("b.txt", b"b\n"),
+        ("one.bin", &big_a),
+        ("two.bin", &big_b),
+    ]);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/ds")
+            .input("repo_type", "dataset")
+            .input("source_dir", &src.display().to_string())
+    };
+    assert_eq!(deploy().run().await.code, 0);
+
+    // One LFS file changes: one LFS upload, one commit.
+    let changed = random_bytes(2 * 1024 * 1024, 4);
+    std::fs::write(src.join("one.bin"), &changed).expect("write");
+    let mark = emu.journal().len();
+    let run = deploy().run().await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lfs_puts(&emu, mark), 1, "{:?}", journal_since(&emu, mark));
+    assert_eq!(commits(&emu, mark), 1);
+
+    // One small file changes and one is deleted: no LFS upload at all.
+    std::fs::write(src.join("a.txt"), b"a2\n").expect("write");
+    std::fs::remove_file(src.join("b.txt")).expect("rm");
+    let mark = emu.journal().len();
+    let run = deploy().run().await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lfs_puts(&emu, mark), 0);
+    assert_eq!(commits(&emu, mark), 1);
+    assert_tree(
+        &url,
+        &repo(RepoType::Dataset, "alice/ds"),
+        &[
+            ("a.txt", b"a2\n"),
+            ("one.bin", &changed),
+            ("two.bin", &big_b),
+        ],
+    )
+    .await;
+
+    // delete_stale: false keeps remote files that are gone locally.
+    std::fs::remove_file(src.join("a.txt")).expect("rm");
+    let run = deploy().input("delete_stale", "false").run().await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(remote_tree(&url, &repo(RepoType::Dataset, "alice/ds"))
+        .await
+        .contains_key("a.txt"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_source_dir_include_exclude_and_split_commits() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let root = tempfile::tempdir().expect("tempdir");
+    write_tree(
+        root.path(),
+        &[
+            ("outside.txt", b"not deployed"),
+            ("build/site/app.py", b"print(1)\n"),
+            ("build/site/lib/util.py", b"x = 1\n"),
+            ("build/site/assets/logo.svg", b"<svg/>"),
+            ("build/site/assets/private/key.txt", b"nope"),
+            ("build/site/notes.tmp", b"tmp"),
+            ("build/site/README.md", b"# model\n"),
+            ("build/site/.git/config", b"[core]"),
+        ],
+    );
+    let src = root.path().join("build/site");
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/filtered")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string())
+        .input("include", "*.py\nassets/")
+        .input("exclude", "assets/private, *.tmp")
+        .env("HF_DEPLOY_MAX_COMMIT_FILES", "2")
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_tree(
+        &url,
+        &repo(RepoType::Model, "alice/filtered"),
+        &[
+            ("app.py", b"print(1)\n"),
+            ("lib/util.py", b"x = 1\n"),
+            ("assets/logo.svg", b"<svg/>"),
+        ],
+    )
+    .await;
+    // Three files in commits of at most two operations.
+    let commit_posts = emu
+        .journal()
+        .iter()
+        .filter(|e| e.method == "POST" && e.path.contains("/commit/"))
+        .count();
+    assert_eq!(commit_posts, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_lfs_file_round_trips() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let big = random_bytes(12 * 1024 * 1024, 5);
+    let files: Vec<(&str, &[u8])> = vec![("big/weights.safetensors", &big)];
+    let (_dir, src) = source(&files);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/big")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_tree(&url, &repo(RepoType::Model, "alice/big"), &files).await;
+    // 12 MiB in 5 MiB parts: three part uploads and one completion.
+    assert_eq!(lfs_puts(&emu, 0), 3, "{:?}", emu.journal());
+    // A rerun uploads nothing.
+    let mark = emu.journal().len();
+    let again = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/big")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(again.code, 0);
+    assert_eq!(lfs_puts(&emu, mark), 0);
+    assert_eq!(commits(&emu, mark), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_changes_nothing() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("app.py", b"print(1)\n"), ("index.html", b"<p>hi</p>")]);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/dry")
+        .input("space_sdk", "static")
+        .input("source_dir", &src.display().to_string())
+        .input("dry_run", "true")
+        .env("GITHUB_ACTIONS", "false")
+        .arg("--json")
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(emu.mutation_count(), 0, "{:?}", emu.journal());
+    let json = run.json();
+    assert_eq!(json["dry_run"], true);
+    assert_eq!(json["changed"], false);
+    assert_eq!(
+        json["added"], 3,
+        "app.py, index.html and a generated README.md: {json}"
+    );
+
+    // Against an existing repo too.
+    let real = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/dry")
+        .input("space_sdk", "static")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(real.code, 0, "{}", real.stderr);
+    std::fs::write(src.join("app.py"), b"print(2)\n").expect("write");
+    let before = emu.mutation_count();
+    let dry = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/dry")
+        .input("space_sdk", "static")
+        .input("source_dir", &src.display().to_string())
+        .arg("--dry-run")
+        .run()
+        .await;
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(emu.mutation_count(), before);
+    assert!(dry.stdout.contains("~ app.py"), "{}", dry.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn space_gets_front_matter_waits_and_reports_build_errors() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("index.html", b"<p>hi</p>"), ("README.md", b"# My Space\n")]);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/site")
+        .input("space_sdk", "static")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("added `sdk`"), "{}", run.stdout);
+    assert!(run.stdout.contains("RUNNING"), "{}", run.stdout);
+    assert!(!run.outputs["space_url"].is_empty(), "{:?}", run.outputs);
+    assert_tree(
+        &url,
+        &repo(RepoType::Space, "alice/site"),
+        &[
+            ("index.html", b"<p>hi</p>"),
+            ("README.md", b"---\nsdk: static\n---\n\n# My Space\n"),
+        ],
+    )
+    .await;
+
+    // A build error fails the deploy with exit 1 and says so.
+    write_tree(&src, &[("BUILD_ERROR", b"boom")]);
+    let failed = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/site")
+        .input("space_sdk", "static")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
+    assert!(failed.stderr.contains("BUILD_ERROR"), "{}", failed.stderr);
+    assert!(failed.stdout.contains("::error"), "{}", failed.stdout);
+    assert_eq!(failed.outputs["repo_id"], "alice/site");
+
+    // wait: false returns right after the commit.
+    std::fs::remove_file(src.join("BUILD_ERROR")).expect("rm");
+    let nowait = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/site")
+        .input("space_sdk", "static")
+        .input("source_dir", &src.display().to_string())
+        .input("wait", "false")
+        .run()
+        .await;
+    assert_eq!(nowait.code, 0, "{}", nowait.stderr);
+    assert!(
+        !nowait.stdout.contains("Waiting for the Space"),
+        "{}",
+        nowait.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_repo_is_the_github_name_under_the_token_owner() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("index.html", b"<p>hi</p>")]);
+    let run = Deploy::new(&url, Some(ALICE))
+        .env("GITHUB_REPOSITORY", "octo-org/my-app")
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_RUN_ID", "77")
+        .input("huggingface_repo", "")
+        .input("space_sdk", "static")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.outputs["repo_id"], "alice/my-app");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_after_a_failed_commit_uploads_nothing_again() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let big = random_bytes(3 * 1024 * 1024, 21);
+    let files: Vec<(&str, &[u8])> = vec![("a.bin", &big), ("b.txt", b"b\n")];
+    let (_dir, src) = source(&files);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/resume")
+            .input("repo_type", "model")
+            .input("source_dir", &src.display().to_string())
+    };
+    emu.inject(hub_emulator::FaultRule::parse("POST /api/models/alice/resume/commit 500").expect("fault spec"));
+    let failed = deploy().run().await;
+    assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
+    assert!(failed.stderr.contains("committing"), "{}", failed.stderr);
+    assert_eq!(lfs_puts(&emu, 0), 1, "the LFS object went up before the commit failed");
+    emu.clear_faults();
+    let mark = emu.journal().len();
+    let again = deploy().run().await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(lfs_puts(&emu, mark), 0, "the Hub already had the object: {:?}", journal_since(&emu, mark));
+    assert_eq!(commits(&emu, mark), 1);
+    assert_tree(&url, &repo(RepoType::Model, "alice/resume"), &files).await;
+    assert_eq!(emu.token_leaks(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_pr_leaves_the_branch_alone_and_private_mismatch_warns() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("a.txt", b"one\n")]);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/pr")
+            .input("repo_type", "model")
+            .input("source_dir", &src.display().to_string())
+    };
+    assert_eq!(deploy().input("private", "true").run().await.code, 0);
+    let model = repo(RepoType::Model, "alice/pr");
+    let before = head(&url, &model).await;
+    std::fs::write(src.join("a.txt"), b"two\n").expect("write");
+    let run = deploy().input("create_pr", "true").env("GITHUB_ACTIONS", "false").arg("--json").run().await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(head(&url, &model).await, before, "create_pr must not move main");
+    let json = run.json();
+    assert_eq!(json["changed"], true);
+    assert!(json["pr_url"].as_str().is_some_and(|u| u.contains("/discussions/")), "{json}");
+
+    // The repo is private; asking for public is a warning, never a silent flip.
+    let warned = deploy().input("private", "false").run().await;
+    assert_eq!(warned.code, 0, "{}", warned.stderr);
+    assert!(warned.stdout.contains("::warning"), "{}", warned.stdout);
+    let info = client(&url).repo_info(&model, None).await.expect("info").expect("exists");
+    assert!(info.private);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_space_front_matter_gets_app_port() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("Dockerfile", b"FROM scratch\n"), ("README.md", b"---\ntitle: Demo\n---\nhello\n")]);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/dock")
+        .input("space_sdk", "docker")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("`app_port`"), "{}", run.stdout);
+    assert_tree(
+        &url,
+        &repo(RepoType::Space, "alice/dock"),
+        &[("Dockerfile", b"FROM scratch\n"), ("README.md", b"---\ntitle: Demo\nsdk: docker\napp_port: 7860\n---\nhello\n")],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_and_help_need_no_token() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hf-deploy")).arg("--version").output().await.expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("hf-deploy "));
+    let help = tokio::process::Command::new(env!("CARGO_BIN_EXE_hf-deploy"))
+        .args(["deploy", "--help"])
+        .output()
+        .await
+        .expect("runs");
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--huggingface-repo", "--source-dir", "--dry-run", "--delete-stale", "--wait-timeout", "--json", "HF_DEPLOY_SOURCE_DIR"] {
+        assert!(text.contains(flag), "{flag} missing from help:\n{text}");
+    }
+}

@@ -1,0 +1,160 @@
+//! The Hub's HTTP entry point: request ids, fault injection, the journal, then routing.
+
+use crate::errors::ApiError;
+use crate::faults::{FaultAction, Faults};
+use crate::journal::{Journal, JournalEntry, Mutated};
+use crate::server::ConnKiller;
+use crate::state::HubState;
+use crate::storage::LfsStore;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use futures::StreamExt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Everything the handlers share.
+pub struct Shared {
+    pub state: Mutex<HubState>,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base_url: String,
+    pub journal: Journal,
+    pub faults: Faults,
+    pub store: LfsStore,
+    pub token_leaks: AtomicUsize,
+    request_seq: AtomicU64,
+}
+
+pub type Ctx = Arc<Shared>;
+
+impl Shared {
+    pub fn new(state: HubState, base_url: String, store: LfsStore) -> Self {
+        Shared {
+            state: Mutex::new(state),
+            base_url,
+            journal: Journal::default(),
+            faults: Faults::default(),
+            store,
+            token_leaks: AtomicUsize::new(0),
+            request_seq: AtomicU64::new(1),
+        }
+    }
+
+    /// The state lock. A panic while holding it would poison it; keep serving anyway.
+    pub fn lock(&self) -> MutexGuard<'_, HubState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Does a configured token appear in this URL? (Tokens must travel in headers only.)
+    fn token_in(&self, uri: &str) -> bool {
+        let st = self.lock();
+        st.tokens
+            .keys()
+            .any(|t| !t.is_empty() && uri.contains(t.as_str()))
+    }
+}
+
+pub fn router(ctx: Ctx) -> Router {
+    Router::new().fallback(entry).with_state(ctx)
+}
+
+async fn entry(State(ctx): State<Ctx>, req: Request) -> Response {
+    let method = req.method().as_str().to_string();
+    let raw_path = req.uri().path().to_string();
+    let control = raw_path.starts_with("/_emulator/");
+    let seq = ctx.request_seq.fetch_add(1, Ordering::Relaxed);
+    let request_id = format!("Root=1-emu-{seq:08x}");
+
+    let mut journal_path = raw_path.clone();
+    if !control && ctx.token_in(&req.uri().to_string()) {
+        ctx.token_leaks.fetch_add(1, Ordering::Relaxed);
+        eprintln!("hub-emulator: WARNING a token appeared in a request URL ({method} request)");
+        journal_path = "[path containing a token, redacted]".to_string();
+    }
+
+    if !control {
+        match ctx.faults.check(&method, &raw_path) {
+            Some(FaultAction::Delay { ms }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            Some(FaultAction::Drop) => {
+                ctx.journal.push(JournalEntry {
+                    method,
+                    path: journal_path,
+                    status: 0,
+                    mutating: false,
+                    bytes_in: 0,
+                });
+                if let Some(k) = req.extensions().get::<ConnKiller>() {
+                    k.kill();
+                }
+                // The connection task drops this future with the connection.
+                std::future::pending::<()>().await;
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+            Some(FaultAction::Status {
+                status,
+                retry_after,
+            }) => {
+                let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let mut err = ApiError::new(code, format!("Injected fault: {status}"));
+                if let Some(s) = retry_after {
+                    err = err.header("retry-after", s.to_string());
+                    if status == 429 {
+                        err = err
+                            .header("ratelimit", format!("\"api\";r=0;t={s}"))
+                            .header("ratelimit-policy", "\"fixed window\";\"api\";q=1000;w=300");
+                    }
+                }
+                let mut resp = err.into_response();
+                set_request_id(&mut resp, &request_id);
+                ctx.journal.push(JournalEntry {
+                    method,
+                    path: journal_path,
+                    status,
+                    mutating: false,
+                    bytes_in: 0,
+                });
+                return resp;
+            }
+            None => {}
+        }
+    }
+
+    // Count request body bytes as the handler reads them (for the journal's `bytes_in`).
+    let counter = Arc::new(AtomicU64::new(0));
+    let req = if control {
+        req
+    } else {
+        let (parts, body) = req.into_parts();
+        let c = counter.clone();
+        let counted = body.into_data_stream().map(move |r| {
+            if let Ok(b) = &r {
+                c.fetch_add(b.len() as u64, Ordering::Relaxed);
+            }
+            r
+        });
+        Request::from_parts(parts, Body::from_stream(counted))
+    };
+    let mut resp = crate::routes::dispatch(ctx.clone(), req).await;
+    set_request_id(&mut resp, &request_id);
+    if !control {
+        let mutating = resp.extensions().get::<Mutated>().is_some() && resp.status().is_success();
+        ctx.journal.push(JournalEntry {
+            method,
+            path: journal_path,
+            status: resp.status().as_u16(),
+            mutating,
+            bytes_in: counter.load(Ordering::Relaxed),
+        });
+    }
+    resp
+}
+
+fn set_request_id(resp: &mut Response<Body>, id: &str) {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+}

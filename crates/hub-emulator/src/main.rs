@@ -1,0 +1,134 @@
+//! `hub-emulator`: a local Hugging Face Hub. See `hub-emulator --help`.
+
+use clap::Parser;
+use hub_emulator::{Emulator, FaultRule, OrgSpec, UserSpec};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+const ABOUT: &str =
+    "A local, stateful Hugging Face Hub that the official huggingface_hub client accepts.";
+
+const LONG_ABOUT: &str = "\
+A local, stateful Hugging Face Hub that the official huggingface_hub client accepts.
+It backs hf-deploy's tests, the offline demo and the benchmarks.
+
+Start it and point a client at the printed URL:
+
+  hub-emulator --listen 127.0.0.1:0 --user alice:hf_alice_write:write --org acme:alice
+  # prints: listening on http://127.0.0.1:PORT
+  HF_ENDPOINT=http://127.0.0.1:PORT HF_TOKEN=hf_alice_write HF_HUB_DISABLE_XET=1 python my_script.py
+
+Users, tokens, plans and orgs:
+  --user NAME:TOKEN:ROLE[:PLAN]   ROLE is read or write; PLAN is pro (default) or free.
+  --org ORG:MEMBER[,MEMBER...][:PLAN]   PLAN is team (default) or free.
+  Several --user flags may name the same user (one token each). Without any --user the
+  demo user `demo` with token `hf_demo_write` (write, pro) exists.
+  Free accounts may only create static Spaces (402 otherwise, as on the Hub since July 2026).
+  Private repos are invisible (404 RepoNotFound) to everyone outside their namespace; read
+  tokens cannot change anything (403).
+
+Spaces:
+  Every Space gets its own loopback listener; Space info `host` is http://127.0.0.1:PORT. A
+  private Space answers only with a read-capable token in `Authorization: Bearer` or
+  `X-HF-Authorization: Bearer`; X-HF-Authorization is stripped and the peer appended to
+  X-Forwarded-For. Built-in app routes: /echo, /sse?n=&interval_ms=, /ws, /download?bytes=N,
+  /slow?ms=N, /redirect?to=URL, /config (Gradio-like, absolute URLs from X-Forwarded-Host).
+  A commit puts a Space in BUILDING; after --build-polls runtime reads it becomes RUNNING, or
+  CONFIG_ERROR (README without sdk), NO_APP_FILE (docker without Dockerfile, static without
+  index.html, gradio without app.py) or BUILD_ERROR (a file named BUILD_ERROR in the repo).
+
+Faults (--fault SPEC, repeatable; or POST /_emulator/faults {\"spec\": SPEC}):
+  SPEC = [METHOD] PATH ACTION [OPTION]...
+  METHOD  GET, PUT, ... or * (default any)
+  PATH    starts with /; a prefix, or a glob when it contains * (* also matches /)
+  ACTION  a 4xx/5xx status (429, 500, 502, 503...), drop (close the connection without an
+          answer) or delay=MS (wait, then answer normally)
+  OPTION  retry-after=S, first=N (first N matching requests), every=K (every Kth),
+          p=F seed=N (seeded probability, reproducible), times=N (fire at most N times)
+  Examples: --fault 'PUT /_lfs/ 503 first=2'   --fault 'POST /api/*/commit/* drop every=3'
+            --fault '* /api/ 429 retry-after=1 p=0.3 seed=42'   --fault 'GET /api/whoami-v2 delay=500'
+
+Control API (unauthenticated, for tests): GET|DELETE /_emulator/journal,
+POST|GET|DELETE /_emulator/faults, GET /_emulator/spaces/NS/NAME/secrets,
+GET /_emulator/token-leaks.
+
+SIGTERM or SIGINT stop it.";
+
+#[derive(Parser, Debug)]
+#[command(name = "hub-emulator", version, about = ABOUT, long_about = LONG_ABOUT)]
+struct Cli {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// A user and its token: NAME:TOKEN:ROLE[:PLAN] (role read|write, plan pro|free). Repeatable.
+    #[arg(long = "user", value_name = "NAME:TOKEN:ROLE[:PLAN]")]
+    users: Vec<UserSpec>,
+    /// An org and its members: ORG:MEMBER[,MEMBER...][:PLAN] (plan team|free). Repeatable.
+    #[arg(long = "org", value_name = "ORG:MEMBERS[:PLAN]")]
+    orgs: Vec<OrgSpec>,
+    /// Store LFS objects in DIR/lfs (default: a temp dir removed at exit).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Inject faults; see SPEC above. Repeatable.
+    #[arg(long = "fault", value_name = "SPEC", value_parser = FaultRule::parse)]
+    faults: Vec<FaultRule>,
+    /// Runtime reads a Space stays BUILDING after a commit or restart.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    build_polls: u32,
+    /// Entries per page of the tree API (the Hub uses 1000).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    tree_page_size: usize,
+    /// Repos per page of /api/models|datasets|spaces.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    list_page_size: usize,
+    /// LFS objects larger than this many bytes get multipart uploads when the client offers them.
+    #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
+    multipart_threshold: u64,
+    /// Part size of multipart uploads.
+    #[arg(long, default_value_t = 5 * 1024 * 1024, value_name = "BYTES")]
+    multipart_chunk_size: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut b = Emulator::builder()
+        .listen(cli.listen)
+        .build_polls(cli.build_polls)
+        .tree_page_size(cli.tree_page_size)
+        .list_page_size(cli.list_page_size)
+        .multipart(cli.multipart_threshold, cli.multipart_chunk_size);
+    for u in cli.users {
+        b = b.user_spec(u);
+    }
+    for o in cli.orgs {
+        b = b.org_spec(o);
+    }
+    if let Some(d) = cli.data_dir {
+        b = b.data_dir(d);
+    }
+    for f in cli.faults {
+        b = b.fault(f);
+    }
+    let emu = b.start().await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", emu.url())?;
+        out.flush()?;
+    }
+    wait_for_signal().await?;
+    emu.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,493 @@
+//! Repo lifecycle: create, delete, move, settings, info, commit history.
+
+use super::{body_json, caller, json, mutated, query, visible, writable};
+use crate::app::Ctx;
+use crate::auth::{self, Caller};
+use crate::errors::{ApiError, ApiResult};
+use crate::state::{
+    Commit, FileEntry, HubState, KeyValue, Repo, RepoKey, RepoType, SpaceState, Tree,
+};
+use crate::{spaceapp, spaces_logic, util};
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+pub const DEFAULT_GITATTRIBUTES: &str = "*.7z filter=lfs diff=lfs merge=lfs -text
+*.arrow filter=lfs diff=lfs merge=lfs -text
+*.bin filter=lfs diff=lfs merge=lfs -text
+*.bz2 filter=lfs diff=lfs merge=lfs -text
+*.ckpt filter=lfs diff=lfs merge=lfs -text
+*.ftz filter=lfs diff=lfs merge=lfs -text
+*.gz filter=lfs diff=lfs merge=lfs -text
+*.h5 filter=lfs diff=lfs merge=lfs -text
+*.joblib filter=lfs diff=lfs merge=lfs -text
+*.lfs.* filter=lfs diff=lfs merge=lfs -text
+*.mlmodel filter=lfs diff=lfs merge=lfs -text
+*.model filter=lfs diff=lfs merge=lfs -text
+*.msgpack filter=lfs diff=lfs merge=lfs -text
+*.npy filter=lfs diff=lfs merge=lfs -text
+*.npz filter=lfs diff=lfs merge=lfs -text
+*.onnx filter=lfs diff=lfs merge=lfs -text
+*.ot filter=lfs diff=lfs merge=lfs -text
+*.parquet filter=lfs diff=lfs merge=lfs -text
+*.pb filter=lfs diff=lfs merge=lfs -text
+*.pickle filter=lfs diff=lfs merge=lfs -text
+*.pkl filter=lfs diff=lfs merge=lfs -text
+*.pt filter=lfs diff=lfs merge=lfs -text
+*.pth filter=lfs diff=lfs merge=lfs -text
+*.rar filter=lfs diff=lfs merge=lfs -text
+*.safetensors filter=lfs diff=lfs merge=lfs -text
+saved_model/**/* filter=lfs diff=lfs merge=lfs -text
+*.tar.* filter=lfs diff=lfs merge=lfs -text
+*.tar filter=lfs diff=lfs merge=lfs -text
+*.tflite filter=lfs diff=lfs merge=lfs -text
+*.tgz filter=lfs diff=lfs merge=lfs -text
+*.wasm filter=lfs diff=lfs merge=lfs -text
+*.xz filter=lfs diff=lfs merge=lfs -text
+*.zip filter=lfs diff=lfs merge=lfs -text
+*.zst filter=lfs diff=lfs merge=lfs -text
+*tfevents* filter=lfs diff=lfs merge=lfs -text
+";
+
+const SDKS: [&str; 4] = ["gradio", "streamlit", "docker", "static"];
+
+/// The Hub's repo-name rules (huggingface_hub 2.x): ASCII letters, digits, `-_.`; 1–96 chars; no
+/// leading/trailing `-`/`.`; no `--`/`..`; not ending in `.git`.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if name.is_empty() || name.len() > 96 || !ok_chars {
+        return Err(format!(
+            "Invalid repo name `{name}`: use 1-96 letters, digits, `-`, `_` or `.`"
+        ));
+    }
+    if name.starts_with(['-', '.']) || name.ends_with(['-', '.']) {
+        return Err(format!(
+            "Invalid repo name `{name}`: it cannot start or end with `-` or `.`"
+        ));
+    }
+    if name.contains("--") || name.contains("..") || name.ends_with(".git") {
+        return Err(format!(
+            "Invalid repo name `{name}`: `--` and `..` are forbidden and it cannot end with `.git`"
+        ));
+    }
+    Ok(())
+}
+
+pub fn repo_url(base: &str, rtype: RepoType, id: &str) -> String {
+    format!("{base}/{}{id}", rtype.url_prefix())
+}
+
+#[derive(Deserialize)]
+struct KvIn {
+    key: String,
+    value: String,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateBody {
+    name: String,
+    organization: Option<String>,
+    #[serde(rename = "type")]
+    rtype: Option<String>,
+    private: Option<bool>,
+    visibility: Option<String>,
+    sdk: Option<String>,
+    hardware: Option<String>,
+    sleep_time_seconds: Option<i64>,
+    secrets: Option<Vec<KvIn>>,
+    variables: Option<Vec<KvIn>>,
+}
+
+/// Splits `name` (maybe `ns/name`) and `organization` into a namespace and a name.
+fn target(caller: &Caller, name: &str, org: Option<&str>) -> (String, String) {
+    match name.split_once('/') {
+        Some((ns, n)) => (ns.to_string(), n.to_string()),
+        None => (
+            org.filter(|o| !o.is_empty())
+                .unwrap_or(&caller.user)
+                .to_string(),
+            name.to_string(),
+        ),
+    }
+}
+
+fn payment_required() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYMENT_REQUIRED,
+        "Gradio and Docker Spaces run on compute and require a paid plan to create. Free accounts can only create static Spaces: upgrade to PRO (https://huggingface.co/pricing) or use sdk \"static\".",
+    )
+}
+
+pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let body: CreateBody = body_json(body).await?;
+    let mut st = ctx.lock();
+    let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let rtype = RepoType::from_singular(body.rtype.as_deref())
+        .ok_or_else(|| ApiError::bad_request("Invalid repo type: use model, dataset or space"))?;
+    let (ns, name) = target(&caller, &body.name, body.organization.as_deref());
+    validate_name(&name).map_err(ApiError::bad_request)?;
+    let ns = st.namespace(&ns).ok_or_else(|| {
+        ApiError::forbidden(format!(
+            "You don't have the rights to create a {} under the namespace \"{ns}\"",
+            rtype.singular()
+        ))
+    })?;
+    if !st.is_member(&caller.user, &ns) {
+        return Err(ApiError::forbidden(format!(
+            "You don't have the rights to create a {} under the namespace \"{ns}\"",
+            rtype.singular()
+        )));
+    }
+    auth::check_write(&st, &caller, &ns)?;
+    let id = format!("{ns}/{name}");
+    let url = repo_url(&ctx.base_url, rtype, &id);
+    if let Some(existing) = st.repos.get(&RepoKey::new(rtype, &id)) {
+        let url = repo_url(&ctx.base_url, rtype, &existing.id());
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("You already created this {} repo", rtype.singular()),
+        )
+        .field("url", Value::String(url)));
+    }
+    let private = match body.visibility.as_deref() {
+        Some("private") => true,
+        Some("public") | Some("protected") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid visibility `{other}`: use public, private or protected"
+            )))
+        }
+        None => body.private.unwrap_or(false),
+    };
+    let mut tree = Tree::new();
+    tree.insert(
+        ".gitattributes".into(),
+        FileEntry::inline(Bytes::from_static(DEFAULT_GITATTRIBUTES.as_bytes())),
+    );
+    let mut space = None;
+    if rtype == RepoType::Space {
+        let sdk = body.sdk.clone().ok_or_else(|| {
+            ApiError::bad_request("Missing `sdk` for a Space: use gradio, docker or static")
+        })?;
+        if !SDKS.contains(&sdk.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "Invalid sdk `{sdk}`: use gradio, docker, static (or streamlit)"
+            )));
+        }
+        if sdk != "static" && !st.plan_of(&ns).is_paid() {
+            return Err(payment_required());
+        }
+        seed_space_files(&mut tree, &name, &sdk);
+        let now = util::now();
+        let kv = |v: Option<Vec<KvIn>>| -> BTreeMap<String, KeyValue> {
+            v.unwrap_or_default()
+                .into_iter()
+                .map(|k| {
+                    (
+                        k.key,
+                        KeyValue {
+                            value: k.value,
+                            description: k.description,
+                            updated_at: now,
+                        },
+                    )
+                })
+                .collect()
+        };
+        let app = spaceapp::start(&ctx).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("could not start the Space app: {e}"),
+            )
+        })?;
+        let host = format!("http://127.0.0.1:{}", app.port);
+        space = Some(SpaceState {
+            created_sdk: sdk,
+            secrets: kv(body.secrets),
+            variables: kv(body.variables),
+            stage: "BUILDING",
+            error: None,
+            polls_left: 0,
+            outcome: spaces_logic::running(),
+            hardware: body.hardware.unwrap_or_else(|| "cpu-basic".into()),
+            sleep_time: body.sleep_time_seconds,
+            host,
+            app: Some(app),
+            builds: 0,
+        });
+    }
+    let now = util::now();
+    let mut repo = Repo {
+        rtype,
+        namespace: ns,
+        name,
+        mongo_id: util::random_hex(24),
+        private,
+        gated: Value::Bool(false),
+        created_at: now,
+        last_modified: now,
+        branches: BTreeMap::new(),
+        commits: Default::default(),
+        space,
+    };
+    repo.push_commit("initial commit".into(), String::new(), tree);
+    let build_polls = st.config.build_polls;
+    spaces_logic::start_build(&mut repo, build_polls);
+    let mongo = repo.mongo_id.clone();
+    st.repos.insert(repo.key(), repo);
+    Ok(mutated(json(
+        StatusCode::OK,
+        json!({"url": url, "name": id, "id": mongo}),
+    )))
+}
+
+fn seed_space_files(tree: &mut Tree, name: &str, sdk: &str) {
+    let readme = format!(
+        "---\ntitle: {name}\nemoji: 🚀\ncolorFrom: blue\ncolorTo: green\nsdk: {sdk}\npinned: false\n---\n\nCheck out the configuration reference at https://huggingface.co/docs/hub/spaces-config-reference\n"
+    );
+    tree.insert("README.md".into(), FileEntry::inline(Bytes::from(readme)));
+    if sdk == "static" {
+        let html = format!("<!doctype html>\n<html>\n<head><title>{name}</title><link rel=\"stylesheet\" href=\"style.css\"></head>\n<body><h1>Welcome to your static Space!</h1></body>\n</html>\n");
+        tree.insert("index.html".into(), FileEntry::inline(Bytes::from(html)));
+        tree.insert(
+            "style.css".into(),
+            FileEntry::inline(Bytes::from_static(b"body { font-family: sans-serif; }\n")),
+        );
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteBody {
+    name: String,
+    organization: Option<String>,
+    #[serde(rename = "type")]
+    rtype: Option<String>,
+}
+
+pub async fn delete(ctx: Ctx, req: Request) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let body: DeleteBody = body_json(body).await?;
+    let mut st = ctx.lock();
+    let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let rtype = RepoType::from_singular(body.rtype.as_deref())
+        .ok_or_else(|| ApiError::bad_request("Invalid repo type"))?;
+    let (ns, name) = target(&caller, &body.name, body.organization.as_deref());
+    let key = writable(&mut st, &caller, rtype, &ns, &name)?.key();
+    // Dropping the repo drops its Space app handle, which stops the app's listener.
+    st.repos.remove(&key);
+    Ok(mutated(
+        (
+            StatusCode::OK,
+            [("content-type", "text/plain; charset=utf-8")],
+            "OK",
+        )
+            .into_response(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MoveBody {
+    from_repo: String,
+    to_repo: String,
+    #[serde(rename = "type")]
+    rtype: Option<String>,
+}
+
+pub async fn move_repo(ctx: Ctx, req: Request) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let body: MoveBody = body_json(body).await?;
+    let mut st = ctx.lock();
+    let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let rtype = RepoType::from_singular(body.rtype.as_deref())
+        .ok_or_else(|| ApiError::bad_request("Invalid repo type"))?;
+    let (from_ns, from_name) = body
+        .from_repo
+        .split_once('/')
+        .ok_or_else(|| ApiError::bad_request("fromRepo must be namespace/name"))?;
+    let (to_ns, to_name) = body
+        .to_repo
+        .split_once('/')
+        .ok_or_else(|| ApiError::bad_request("toRepo must be namespace/name"))?;
+    validate_name(to_name).map_err(ApiError::bad_request)?;
+    let to_ns = st
+        .namespace(to_ns)
+        .ok_or_else(|| ApiError::forbidden(format!("Namespace {to_ns} does not exist")))?;
+    auth::check_write(&st, &caller, &to_ns)?;
+    let old_key = writable(&mut st, &caller, rtype, from_ns, from_name)?.key();
+    let new_key = RepoKey::new(rtype, &format!("{to_ns}/{to_name}"));
+    if new_key != old_key && st.repos.contains_key(&new_key) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("You already created this {} repo", rtype.singular()),
+        ));
+    }
+    let mut repo = st
+        .repos
+        .remove(&old_key)
+        .ok_or_else(ApiError::repo_not_found)?;
+    repo.namespace = to_ns;
+    repo.name = to_name.to_string();
+    repo.last_modified = util::now();
+    st.repos.insert(new_key, repo);
+    Ok(mutated(json(StatusCode::OK, json!({}))))
+}
+
+#[derive(Deserialize)]
+struct SettingsBody {
+    private: Option<bool>,
+    visibility: Option<String>,
+    gated: Option<Value>,
+}
+
+pub async fn settings(
+    ctx: Ctx,
+    req: Request,
+    rtype: RepoType,
+    ns: String,
+    name: String,
+) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let body: SettingsBody = body_json(body).await?;
+    let mut st = ctx.lock();
+    let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let repo = writable(&mut st, &caller, rtype, &ns, &name)?;
+    match body.visibility.as_deref() {
+        Some("private") => repo.private = true,
+        Some("public" | "protected") => repo.private = false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid visibility `{other}`: use public, private or protected"
+            )))
+        }
+        None => {
+            if let Some(p) = body.private {
+                repo.private = p;
+            }
+        }
+    }
+    if let Some(g) = body.gated {
+        repo.gated = g;
+    }
+    repo.last_modified = util::now();
+    Ok(mutated(json(StatusCode::OK, json!({}))))
+}
+
+/// The repo object of repo info and listings.
+pub fn repo_json(
+    base: &str,
+    st: &HubState,
+    repo: &Repo,
+    commit: Option<&Commit>,
+    blobs: bool,
+) -> Value {
+    let id = repo.id();
+    let mut v = json!({
+        "_id": repo.mongo_id,
+        "id": id,
+        "author": repo.namespace,
+        "private": repo.private,
+        "gated": repo.gated,
+        "disabled": false,
+        "createdAt": util::iso(repo.created_at),
+        "lastModified": util::iso(repo.last_modified),
+        "likes": 0,
+        "downloads": 0,
+        "tags": [],
+        "xetEnabled": false,
+    });
+    if let Some(c) = commit {
+        v["sha"] = json!(c.id);
+        let siblings: Vec<Value> = c
+            .tree
+            .iter()
+            .map(|(path, e)| {
+                let mut s = json!({"rfilename": path});
+                if blobs {
+                    s["size"] = json!(e.size);
+                    s["blobId"] = json!(e.oid);
+                    if let Some(sha) = e.lfs_sha256() {
+                        let pointer = util::lfs_pointer(sha, e.size).len();
+                        s["lfs"] = json!({"sha256": sha, "size": e.size, "pointerSize": pointer});
+                    }
+                }
+                s
+            })
+            .collect();
+        v["siblings"] = Value::Array(siblings);
+        v["usedStorage"] = json!(c.tree.values().map(|e| e.size).sum::<u64>());
+    }
+    if let Some(space) = &repo.space {
+        let sdk = commit
+            .and_then(|c| spaces_logic::front_matter_sdk(&c.tree))
+            .unwrap_or_else(|| space.created_sdk.clone());
+        v["sdk"] = json!(sdk);
+        v["subdomain"] = json!(spaces_logic::subdomain(&id));
+        v["host"] = json!(space.host);
+        v["runtime"] = spaces_logic::runtime_json(repo, space);
+    }
+    let _ = (base, st);
+    v
+}
+
+pub fn info(
+    ctx: &Ctx,
+    req: Request,
+    rtype: RepoType,
+    ns: &str,
+    name: &str,
+    rev: Option<&str>,
+) -> ApiResult<Response> {
+    let q = query(&req);
+    let blobs = util::truthy(util::query_get(&q, "blobs"));
+    let st = ctx.lock();
+    let caller = caller(&st, req.headers())?;
+    let repo = visible(&st, caller.as_ref(), rtype, ns, name)?;
+    let commit = match rev {
+        Some(r) => Some(
+            repo.resolve_rev(r)
+                .ok_or_else(|| ApiError::revision_not_found(r))?,
+        ),
+        None => repo.head(),
+    };
+    let v = repo_json(&ctx.base_url, &st, repo, commit.map(|c| c.as_ref()), blobs);
+    Ok(json(StatusCode::OK, v))
+}
+
+pub fn commits(
+    ctx: &Ctx,
+    req: Request,
+    rtype: RepoType,
+    ns: &str,
+    name: &str,
+    rev: &str,
+) -> ApiResult<Response> {
+    let st = ctx.lock();
+    let caller = caller(&st, req.headers())?;
+    let repo = visible(&st, caller.as_ref(), rtype, ns, name)?;
+    let mut cur = repo.resolve_rev(rev).cloned();
+    if cur.is_none() {
+        return Err(ApiError::revision_not_found(rev));
+    }
+    let mut out = Vec::new();
+    while let Some(c) = cur {
+        out.push(json!({
+            "id": c.id,
+            "title": c.summary,
+            "message": if c.description.is_empty() { c.summary.clone() } else { format!("{}\n\n{}", c.summary, c.description) },
+            "date": util::iso(c.date),
+            "authors": [{"user": repo.namespace}],
+        }));
+        cur = c.parent.as_ref().and_then(|p| repo.commits.get(p)).cloned();
+    }
+    Ok(json(StatusCode::OK, Value::Array(out)))
+}

@@ -1,0 +1,259 @@
+//! Space settings: secrets, variables, runtime, restart/pause/hardware/sleeptime, logs (SSE).
+
+use super::{body_bytes, caller, json, mutated, visible, writable};
+use crate::app::Ctx;
+use crate::auth;
+use crate::errors::{ApiError, ApiResult};
+use crate::state::{KeyValue, RepoType, SpaceState};
+use crate::{spaces_logic, util};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+struct KeyIn {
+    key: String,
+    value: Option<String>,
+    description: Option<String>,
+}
+
+/// Secret and variable keys: like environment variable names.
+fn check_key(key: &str) -> ApiResult<()> {
+    let ok = !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "Invalid key `{key}`: use letters, digits and `_`, not starting with a digit"
+        )))
+    }
+}
+
+fn space_mut(repo: &mut crate::state::Repo) -> ApiResult<&mut SpaceState> {
+    repo.space
+        .as_mut()
+        .ok_or_else(|| ApiError::not_found("Not a Space"))
+}
+
+async fn parse_key(body: Body, need_value: bool) -> ApiResult<KeyIn> {
+    let raw = body_bytes(body).await?;
+    let k: KeyIn = serde_json::from_slice(&raw)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    check_key(&k.key)?;
+    if need_value && k.value.is_none() {
+        return Err(ApiError::bad_request("`value` is required"));
+    }
+    Ok(k)
+}
+
+fn upsert(map: &mut BTreeMap<String, KeyValue>, k: KeyIn) {
+    map.insert(
+        k.key,
+        KeyValue {
+            value: k.value.unwrap_or_default(),
+            description: k.description,
+            updated_at: util::now(),
+        },
+    );
+}
+
+pub async fn secrets(ctx: Ctx, req: Request, ns: String, name: String) -> ApiResult<Response> {
+    let method = req.method().clone();
+    let (parts, body) = req.into_parts();
+    let key = match method {
+        Method::POST => Some(parse_key(body, true).await?),
+        Method::DELETE => Some(parse_key(body, false).await?),
+        Method::GET => None,
+        _ => return Err(super::not_found_route()),
+    };
+    let mut st = ctx.lock();
+    let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let repo = writable(&mut st, &caller, RepoType::Space, &ns, &name)?;
+    let space = space_mut(repo)?;
+    match (method, key) {
+        (Method::POST, Some(k)) => {
+            upsert(&mut space.secrets, k);
+            Ok(mutated(json(StatusCode::OK, json!({}))))
+        }
+        (Method::DELETE, Some(k)) => {
+            let existed = space.secrets.remove(&k.key).is_some();
+            let r = json(StatusCode::OK, json!({}));
+            Ok(if existed { mutated(r) } else { r })
+        }
+        _ => {
+            let m: Map<String, Value> = space
+                .secrets
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        json!({"description": v.description, "updatedAt": util::iso(v.updated_at)}),
+                    )
+                })
+                .collect();
+            Ok(json(StatusCode::OK, Value::Object(m)))
+        }
+    }
+}
+
+fn variables_json(space: &SpaceState) -> Value {
+    let m: Map<String, Value> = space
+        .variables
+        .iter()
+        .map(|(k, v)| {
+            let mut e = json!({"value": v.value, "updatedAt": util::iso(v.updated_at)});
+            if let Some(d) = &v.description {
+                e["description"] = json!(d);
+            }
+            (k.clone(), e)
+        })
+        .collect();
+    Value::Object(m)
+}
+
+pub async fn variables(ctx: Ctx, req: Request, ns: String, name: String) -> ApiResult<Response> {
+    let method = req.method().clone();
+    let (parts, body) = req.into_parts();
+    let key = match method {
+        Method::POST => Some(parse_key(body, true).await?),
+        Method::DELETE => Some(parse_key(body, false).await?),
+        Method::GET => None,
+        _ => return Err(super::not_found_route()),
+    };
+    let mut st = ctx.lock();
+    let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let repo = writable(&mut st, &caller, RepoType::Space, &ns, &name)?;
+    let space = space_mut(repo)?;
+    let changed = match (method, key) {
+        (Method::POST, Some(k)) => {
+            upsert(&mut space.variables, k);
+            true
+        }
+        (Method::DELETE, Some(k)) => space.variables.remove(&k.key).is_some(),
+        _ => false,
+    };
+    let r = json(StatusCode::OK, variables_json(space));
+    Ok(if changed { mutated(r) } else { r })
+}
+
+/// Runtime read: each read advances a build by one poll.
+pub fn runtime(ctx: &Ctx, headers: &HeaderMap, ns: &str, name: &str) -> ApiResult<Response> {
+    let mut st = ctx.lock();
+    let caller = caller(&st, headers)?;
+    let key = visible(&st, caller.as_ref(), RepoType::Space, ns, name)?.key();
+    let repo = st
+        .repos
+        .get_mut(&key)
+        .ok_or_else(ApiError::repo_not_found)?;
+    let Some(space) = repo.space.as_mut() else {
+        return Err(ApiError::not_found("Not a Space"));
+    };
+    spaces_logic::poll(space);
+    let v = spaces_logic::runtime_json(
+        repo,
+        repo.space.as_ref().ok_or_else(ApiError::repo_not_found)?,
+    );
+    Ok(json(StatusCode::OK, v))
+}
+
+#[derive(Deserialize)]
+struct LifecycleIn {
+    flavor: Option<String>,
+    #[serde(rename = "sleepTimeSeconds")]
+    sleep_time_seconds: Option<i64>,
+    seconds: Option<i64>,
+}
+
+pub async fn lifecycle(
+    ctx: Ctx,
+    req: Request,
+    ns: String,
+    name: String,
+    op: &str,
+) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let raw = body_bytes(body).await?;
+    let input: LifecycleIn = if raw.iter().all(u8::is_ascii_whitespace) {
+        LifecycleIn {
+            flavor: None,
+            sleep_time_seconds: None,
+            seconds: None,
+        }
+    } else {
+        serde_json::from_slice(&raw)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+    };
+    let mut st = ctx.lock();
+    let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let build_polls = st.config.build_polls;
+    let repo = writable(&mut st, &caller, RepoType::Space, &ns, &name)?;
+    let static_sdk = space_mut(repo)?.created_sdk == "static";
+    match op {
+        "restart" => spaces_logic::start_build(repo, build_polls),
+        "pause" => {
+            if static_sdk {
+                return Err(ApiError::bad_request("Static Spaces cannot be paused"));
+            }
+            let space = space_mut(repo)?;
+            space.stage = "PAUSED";
+            space.error = None;
+        }
+        "hardware" => {
+            let space = space_mut(repo)?;
+            space.hardware = input
+                .flavor
+                .ok_or_else(|| ApiError::bad_request("`flavor` is required"))?;
+            if let Some(s) = input.sleep_time_seconds {
+                space.sleep_time = Some(s);
+            }
+        }
+        _ => {
+            let space = space_mut(repo)?;
+            space.sleep_time = Some(
+                input
+                    .seconds
+                    .ok_or_else(|| ApiError::bad_request("`seconds` is required"))?,
+            );
+        }
+    }
+    let space = repo.space.as_ref().ok_or_else(ApiError::repo_not_found)?;
+    Ok(mutated(json(
+        StatusCode::OK,
+        spaces_logic::runtime_json(repo, space),
+    )))
+}
+
+pub fn logs(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    ns: &str,
+    name: &str,
+    kind: &str,
+) -> ApiResult<Response> {
+    let st = ctx.lock();
+    let caller = auth::require(caller(&st, headers)?)?;
+    let repo = visible(&st, Some(&caller), RepoType::Space, ns, name)?;
+    auth::check_write(&st, &caller, &repo.namespace)?;
+    let space = repo
+        .space
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("Not a Space"))?;
+    let mut text = String::new();
+    for l in spaces_logic::log_lines(repo, space, kind) {
+        text.push_str("data: ");
+        text.push_str(&l);
+        text.push_str("\n\n");
+    }
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(Body::from(text))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}

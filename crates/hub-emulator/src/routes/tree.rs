@@ -1,0 +1,227 @@
+//! Tree listing (recursive, paginated) and `paths-info`.
+
+use super::listing::next_link;
+use super::{body_bytes, caller, json, query, visible};
+use crate::app::Ctx;
+use crate::errors::{ApiError, ApiResult};
+use crate::state::{Commit, FileEntry, RepoType, Tree};
+use crate::util;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+fn file_json(path: &str, e: &FileEntry, commit: Option<&Commit>) -> Value {
+    let mut v = json!({"type": "file", "oid": e.oid, "size": e.size, "path": path});
+    if let Some(sha) = e.lfs_sha256() {
+        let pointer = util::lfs_pointer(sha, e.size).len();
+        v["lfs"] = json!({"oid": sha, "size": e.size, "pointerSize": pointer});
+    }
+    if let Some(c) = commit {
+        v["lastCommit"] = json!({"id": c.id, "title": c.summary, "date": util::iso(c.date)});
+    }
+    v
+}
+
+/// A stable id for a folder: sha1 over its files' paths and oids.
+fn dir_oid(tree: &Tree, dir: &str) -> String {
+    let prefix = format!("{dir}/");
+    let mut h: Vec<u8> = Vec::new();
+    for (p, e) in tree
+        .range(prefix.clone()..)
+        .take_while(|(p, _)| p.starts_with(&prefix))
+    {
+        h.extend_from_slice(p.as_bytes());
+        h.push(0);
+        h.extend_from_slice(e.oid.as_bytes());
+    }
+    util::sha1_hex(&[b"tree ", &h])
+}
+
+fn dir_json(tree: &Tree, dir: &str) -> Value {
+    json!({"type": "directory", "oid": dir_oid(tree, dir), "size": 0, "path": dir})
+}
+
+/// Entries under `folder` (`""` = root), sorted by path.
+fn entries(
+    tree: &Tree,
+    folder: &str,
+    recursive: bool,
+    commit: Option<&Commit>,
+) -> Option<Vec<Value>> {
+    let prefix = if folder.is_empty() {
+        String::new()
+    } else {
+        format!("{folder}/")
+    };
+    let mut dirs = BTreeSet::new();
+    let mut files = Vec::new();
+    for (path, e) in tree
+        .range(prefix.clone()..)
+        .take_while(|(p, _)| p.starts_with(&prefix))
+    {
+        let rel = &path[prefix.len()..];
+        let mut parts: Vec<&str> = rel.split('/').collect();
+        parts.pop();
+        if recursive {
+            let mut acc = prefix.trim_end_matches('/').to_string();
+            for d in parts {
+                if !acc.is_empty() {
+                    acc.push('/');
+                }
+                acc.push_str(d);
+                dirs.insert(acc.clone());
+            }
+            files.push((path.clone(), e));
+        } else if let Some(first) = parts.first() {
+            dirs.insert(format!("{prefix}{first}"));
+        } else {
+            files.push((path.clone(), e));
+        }
+    }
+    if !folder.is_empty() && files.is_empty() && dirs.is_empty() {
+        return None;
+    }
+    let mut out: Vec<(String, Value)> = dirs
+        .into_iter()
+        .map(|d| (d.clone(), dir_json(tree, &d)))
+        .collect();
+    out.extend(files.into_iter().map(|(p, e)| {
+        let v = file_json(&p, e, commit);
+        (p, v)
+    }));
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(out.into_iter().map(|(_, v)| v).collect())
+}
+
+pub fn tree(
+    ctx: &Ctx,
+    req: Request,
+    rtype: RepoType,
+    ns: &str,
+    name: &str,
+    rev: &str,
+    folder: &str,
+) -> ApiResult<Response> {
+    let q = query(&req);
+    let recursive = util::truthy(util::query_get(&q, "recursive"));
+    let expand = util::truthy(util::query_get(&q, "expand"));
+    let st = ctx.lock();
+    let caller = caller(&st, req.headers())?;
+    let repo = visible(&st, caller.as_ref(), rtype, ns, name)?;
+    let commit = repo
+        .resolve_rev(rev)
+        .ok_or_else(|| ApiError::revision_not_found(rev))?;
+    let folder = folder.trim_matches('/');
+    let all = entries(
+        &commit.tree,
+        folder,
+        recursive,
+        expand.then_some(commit.as_ref()),
+    )
+    .ok_or_else(|| {
+        ApiError::entry_not_found(format!("{folder} does not exist on \"{rev}\""))
+            .header("x-repo-commit", commit.id.clone())
+    })?;
+    let max = if expand {
+        50.min(st.config.tree_page_size)
+    } else {
+        st.config.tree_page_size
+    }
+    .max(1);
+    let page = util::query_get(&q, "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .map_or(max, |l| l.clamp(1, max));
+    let offset = util::query_get(&q, "cursor")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(0);
+    let end = (offset + page).min(all.len());
+    let items: Vec<Value> = all.get(offset..end).unwrap_or(&[]).to_vec();
+    let mut resp = json(StatusCode::OK, Value::Array(items));
+    if end < all.len() {
+        let link = next_link(&ctx.base_url, req.uri().path(), &q, end);
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            resp.headers_mut().insert("link", v);
+        }
+    }
+    Ok(resp)
+}
+
+#[derive(serde::Deserialize)]
+struct PathsJson {
+    paths: Vec<String>,
+}
+
+pub async fn paths_info(
+    ctx: Ctx,
+    req: Request,
+    rtype: RepoType,
+    ns: String,
+    name: String,
+    rev: &str,
+) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let raw = body_bytes(body).await?;
+    // Python sends a form (`paths=a&paths=b`), huggingface.js JSON.
+    let paths: Vec<String> = match serde_json::from_slice::<PathsJson>(&raw) {
+        Ok(j) => j.paths,
+        Err(_) => url::form_urlencoded::parse(&raw)
+            .filter(|(k, _)| k == "paths")
+            .map(|(_, v)| v.into_owned())
+            .collect(),
+    };
+    let st = ctx.lock();
+    let caller = caller(&st, &parts.headers)?;
+    let repo = visible(&st, caller.as_ref(), rtype, &ns, &name)?;
+    let commit = repo
+        .resolve_rev(rev)
+        .ok_or_else(|| ApiError::revision_not_found(rev))?;
+    let mut out = Vec::new();
+    for p in paths {
+        let p = p.trim_matches('/');
+        if let Some(e) = commit.tree.get(p) {
+            out.push(file_json(p, e, None));
+        } else {
+            let prefix = format!("{p}/");
+            if commit
+                .tree
+                .range(prefix.clone()..)
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(&prefix))
+            {
+                out.push(dir_json(&commit.tree, p));
+            }
+        }
+    }
+    Ok(json(StatusCode::OK, Value::Array(out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn lists_dirs_and_files() {
+        let mut t = Tree::new();
+        for p in ["a.txt", "d/b.txt", "d/e/c.txt"] {
+            t.insert(p.into(), FileEntry::inline(Bytes::from_static(b"x")));
+        }
+        let paths = |v: Vec<Value>| {
+            v.iter()
+                .map(|e| e["path"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(paths(entries(&t, "", false, None).unwrap()), ["a.txt", "d"]);
+        assert_eq!(
+            paths(entries(&t, "", true, None).unwrap()),
+            ["a.txt", "d", "d/b.txt", "d/e", "d/e/c.txt"]
+        );
+        assert_eq!(
+            paths(entries(&t, "d", false, None).unwrap()),
+            ["d/b.txt", "d/e"]
+        );
+        assert!(entries(&t, "zz", true, None).is_none());
+    }
+}

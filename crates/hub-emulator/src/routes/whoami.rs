@@ -1,0 +1,68 @@
+//! `GET /api/whoami-v2`: the user, its orgs (with plans) and the token's role.
+
+use super::json;
+use crate::app::Ctx;
+use crate::auth;
+use crate::config::Plan;
+use crate::errors::{ApiError, ApiResult};
+use crate::util;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+
+pub fn whoami(ctx: &Ctx, headers: &HeaderMap) -> ApiResult<Response> {
+    let st = ctx.lock();
+    let caller = auth::caller(&st, headers)?
+        .ok_or_else(|| ApiError::unauthorized("Invalid credentials in Authorization header"))?;
+    let user = st
+        .users
+        .get(&caller.user.to_ascii_lowercase())
+        .ok_or_else(ApiError::invalid_token)?;
+    let orgs: Vec<serde_json::Value> = st
+        .orgs_of(&user.name)
+        .into_iter()
+        .map(|o| {
+            let first = o
+                .members
+                .first()
+                .is_some_and(|m| m.eq_ignore_ascii_case(&user.name));
+            json!({
+                "type": "org",
+                "id": o.mongo_id,
+                "name": o.name,
+                "fullname": o.name,
+                "avatarUrl": format!("{}/avatars/{}.svg", ctx.base_url, o.name),
+                "roleInOrg": if first { "admin" } else { "write" },
+                "isEnterprise": false,
+                "plan": o.plan.as_str(),
+                "canPay": o.plan.is_paid(),
+                "periodEnd": serde_json::Value::Null,
+            })
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        json!({
+            "type": "user",
+            "id": user.mongo_id,
+            "name": user.name,
+            "fullname": user.name,
+            "email": format!("{}@example.invalid", user.name),
+            "emailVerified": true,
+            "canPay": user.plan.is_paid(),
+            "isPro": user.plan == Plan::Pro,
+            "plan": user.plan.as_str(),
+            "periodEnd": serde_json::Value::Null,
+            "avatarUrl": format!("{}/avatars/{}.svg", ctx.base_url, user.name),
+            "orgs": orgs,
+            "auth": {
+                "type": "access_token",
+                "accessToken": {
+                    "displayName": format!("{}-{}", user.name, caller.role.as_str()),
+                    "role": caller.role.as_str(),
+                    "createdAt": util::iso(user.created_at),
+                }
+            }
+        }),
+    ))
+}

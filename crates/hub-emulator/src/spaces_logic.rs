@@ -1,0 +1,244 @@
+//! The Space stage machine and the runtime object.
+//!
+//! A commit (and a restart) puts a Space in `BUILDING`; after `build_polls` runtime reads it
+//! becomes `RUNNING`, or `CONFIG_ERROR` (README front matter without `sdk`), `NO_APP_FILE` (docker
+//! without `Dockerfile`, static without `index.html`, gradio/streamlit without `app.py`), or
+//! `BUILD_ERROR` (a file named `BUILD_ERROR` in the repo; its text is the error message).
+
+use crate::state::{Content, Outcome, Repo, SpaceState, Tree};
+use crate::util;
+use serde_json::{json, Value};
+
+pub fn running() -> Outcome {
+    Outcome {
+        stage: "RUNNING",
+        error: None,
+    }
+}
+
+/// Top-level `key: value` pairs of the README's YAML front matter; `None` without a block.
+pub fn front_matter(readme: &str) -> Option<Vec<(String, String)>> {
+    let mut lines = readme.lines();
+    if lines.next()?.trim_end() != "---" {
+        return None;
+    }
+    let mut out = Vec::new();
+    for line in lines {
+        if line.trim_end() == "---" {
+            return Some(out);
+        }
+        if line.starts_with([' ', '\t', '-', '#']) {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let v = v.trim().trim_matches(['"', '\'']).to_string();
+            out.push((k.trim().to_string(), v));
+        }
+    }
+    None
+}
+
+fn text_of(tree: &Tree, path: &str) -> Option<String> {
+    match &tree.get(path)?.content {
+        Content::Inline(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Content::Lfs { .. } => None,
+    }
+}
+
+pub fn front_matter_value(tree: &Tree, key: &str) -> Option<String> {
+    let readme = text_of(tree, "README.md")?;
+    front_matter(&readme)?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+pub fn front_matter_sdk(tree: &Tree) -> Option<String> {
+    front_matter_value(tree, "sdk")
+}
+
+/// Where a build of this tree ends.
+pub fn evaluate(tree: &Tree) -> Outcome {
+    let Some(sdk) = front_matter_sdk(tree) else {
+        return Outcome {
+            stage: "CONFIG_ERROR",
+            error: Some("Missing configuration in README: add YAML front matter with an `sdk` key (see https://huggingface.co/docs/hub/spaces-config-reference)".into()),
+        };
+    };
+    let app_file = front_matter_value(tree, "app_file");
+    let needed = match sdk.as_str() {
+        "docker" => "Dockerfile".to_string(),
+        "static" => app_file.unwrap_or_else(|| "index.html".into()),
+        "gradio" | "streamlit" => app_file.unwrap_or_else(|| "app.py".into()),
+        other => {
+            return Outcome {
+                stage: "CONFIG_ERROR",
+                error: Some(format!("Unknown sdk `{other}` in README front matter")),
+            }
+        }
+    };
+    if !tree.contains_key(&needed) {
+        return Outcome {
+            stage: "NO_APP_FILE",
+            error: Some(format!(
+                "No application file: a {sdk} Space needs `{needed}`"
+            )),
+        };
+    }
+    if tree.contains_key("BUILD_ERROR") {
+        let msg = text_of(tree, "BUILD_ERROR")
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "Build failed (BUILD_ERROR file present)".into());
+        return Outcome {
+            stage: "BUILD_ERROR",
+            error: Some(msg),
+        };
+    }
+    running()
+}
+
+/// Starts a (simulated) build of the head commit.
+pub fn start_build(repo: &mut Repo, build_polls: u32) {
+    let outcome = match repo.head() {
+        Some(c) => evaluate(&c.tree),
+        None => running(),
+    };
+    if let Some(space) = repo.space.as_mut() {
+        space.outcome = outcome;
+        space.builds += 1;
+        space.polls_left = build_polls;
+        if build_polls == 0 {
+            finish(space);
+        } else {
+            space.stage = "BUILDING";
+            space.error = None;
+        }
+    }
+}
+
+fn finish(space: &mut SpaceState) {
+    space.stage = space.outcome.stage;
+    space.error = space.outcome.error.clone();
+}
+
+/// One runtime read: advances BUILDING towards its outcome.
+pub fn poll(space: &mut SpaceState) {
+    if space.stage == "BUILDING" {
+        if space.polls_left > 0 {
+            space.polls_left -= 1;
+        } else {
+            finish(space);
+        }
+    }
+}
+
+/// `user/tmp_test_space` → `user-tmp-test-space`.
+pub fn subdomain(id: &str) -> String {
+    id.to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+pub fn runtime_json(repo: &Repo, space: &SpaceState) -> Value {
+    let running = space.stage == "RUNNING";
+    let domain = space.host.trim_start_matches("http://").to_string();
+    let mut v = json!({
+        "stage": space.stage,
+        "hardware": {
+            "current": if running { Value::String(space.hardware.clone()) } else { Value::Null },
+            "requested": space.hardware,
+        },
+        "storage": Value::Null,
+        "gcTimeout": space.sleep_time.unwrap_or(172800),
+        "replicas": if running { json!({"requested": 1, "current": 1}) } else { json!({"requested": 1}) },
+        "devMode": false,
+        "domains": [{"domain": domain, "stage": "READY"}],
+        "sdk": repo.head().and_then(|c| front_matter_sdk(&c.tree)).unwrap_or_else(|| space.created_sdk.clone()),
+    });
+    if let Some(sha) = repo.head().map(|c| c.id.clone()) {
+        v["sha"] = json!(sha);
+    }
+    if let Some(e) = &space.error {
+        v["errorMessage"] = json!(e);
+    }
+    v
+}
+
+/// The build and run logs as SSE `data:` payloads.
+pub fn log_lines(repo: &Repo, space: &SpaceState, kind: &str) -> Vec<String> {
+    let sha = repo.head().map(|c| c.id.clone()).unwrap_or_default();
+    let now = util::iso(util::now());
+    let mut lines = Vec::new();
+    if kind == "build" {
+        lines.push(format!(
+            "===== Build Queued at {now} / Commit SHA: {} =====\n",
+            &sha.get(..7).unwrap_or("")
+        ));
+        lines.push(format!(
+            "Building {} ({} build #{})\n",
+            repo.id(),
+            space.created_sdk,
+            space.builds
+        ));
+        match space.stage {
+            "BUILD_ERROR" | "CONFIG_ERROR" | "NO_APP_FILE" => {
+                lines.push(format!(
+                    "ERROR: {}\n",
+                    space.error.clone().unwrap_or_default()
+                ));
+            }
+            "BUILDING" => lines.push("Building...\n".into()),
+            _ => lines.push("Build complete\n".into()),
+        }
+    } else {
+        lines.push(format!("===== Application Startup at {now} =====\n"));
+        if space.stage == "RUNNING" {
+            lines.push(format!("Running on {}\n", space.host));
+        }
+    }
+    lines
+        .into_iter()
+        .map(|l| json!({"data": l, "timestamp": now}).to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::FileEntry;
+    use bytes::Bytes;
+
+    fn tree(files: &[(&str, &str)]) -> Tree {
+        files
+            .iter()
+            .map(|(p, c)| (p.to_string(), FileEntry::inline(Bytes::from(c.to_string()))))
+            .collect()
+    }
+
+    #[test]
+    fn outcomes() {
+        assert_eq!(
+            evaluate(&tree(&[("README.md", "# hi")])).stage,
+            "CONFIG_ERROR"
+        );
+        let docker = "---\nsdk: docker\n---\n";
+        assert_eq!(
+            evaluate(&tree(&[("README.md", docker)])).stage,
+            "NO_APP_FILE"
+        );
+        assert_eq!(
+            evaluate(&tree(&[("README.md", docker), ("Dockerfile", "FROM x")])).stage,
+            "RUNNING"
+        );
+        let o = evaluate(&tree(&[
+            ("README.md", docker),
+            ("Dockerfile", "x"),
+            ("BUILD_ERROR", "boom"),
+        ]));
+        assert_eq!((o.stage, o.error.as_deref()), ("BUILD_ERROR", Some("boom")));
+        assert_eq!(subdomain("user/tmp_test.space"), "user-tmp-test-space");
+    }
+}

@@ -1,0 +1,250 @@
+//! File fingerprints the Hub compares against: sha256 (LFS oid), git blob sha1
+//! (regular-file oid), size and the 512-byte sample preupload wants, in one read.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+/// Read buffer size: large enough that hashing, not syscalls, dominates.
+pub const BUFFER_SIZE: usize = 1 << 20;
+
+/// Bytes of the file start sent to preupload.
+pub const SAMPLE_SIZE: usize = 512;
+
+/// Everything the upload pipeline needs to know about one file's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileHashes {
+    /// sha256 of the content, lower-case hex (LFS oid).
+    pub sha256: String,
+    /// sha1 of `"blob <size>\0" + content`, lower-case hex (git oid).
+    pub git_sha1: String,
+    /// Content length in bytes.
+    pub size: u64,
+    /// The first (up to) 512 bytes.
+    pub sample: Vec<u8>,
+}
+
+/// Files at least this large hash sha256 and sha1 on two threads (same single read).
+pub const PARALLEL_THRESHOLD: u64 = 8 << 20;
+
+/// Hashes a file in one streamed pass with a 1 MiB buffer. Blocking: call it from
+/// `spawn_blocking` or a worker thread. Fails if the file changes size while read.
+///
+/// Files of [`PARALLEL_THRESHOLD`] bytes or more feed sha1 from a second thread while
+/// this one reads and computes sha256, so one big file hashes at nearly the speed of a
+/// single digest (memory stays bounded: a few 1 MiB chunks in flight).
+pub fn hash_file(path: &Path) -> io::Result<FileHashes> {
+    let mut file = File::open(path)?;
+    let size = file.metadata()?.len();
+    let hashes = if size >= PARALLEL_THRESHOLD {
+        hash_two_threads(&mut file, size)?
+    } else {
+        let mut state = State::new(size);
+        let mut buf = vec![0u8; BUFFER_SIZE];
+        while let Some(n) = read_some(&mut file, &mut buf)? {
+            state.update(&buf[..n]);
+        }
+        state.seen_and_finish()
+    };
+    let (seen, hashes) = hashes;
+    if seen != size {
+        return Err(io::Error::other(format!(
+            "{} changed while it was read ({size} bytes expected, {seen} read); retry when it is stable",
+            path.display(),
+        )));
+    }
+    Ok(hashes)
+}
+
+/// One `read`, retrying on EINTR; `None` at end of file.
+fn read_some(file: &mut File, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    loop {
+        match file.read(buf) {
+            Ok(0) => return Ok(None),
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn hash_two_threads(file: &mut File, size: u64) -> io::Result<(u64, FileHashes)> {
+    use std::sync::mpsc::sync_channel;
+    use std::sync::Arc;
+
+    let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(4);
+    std::thread::scope(|scope| {
+        let sha1_worker = scope.spawn(move || {
+            let mut sha1 = Sha1::new();
+            sha1.update(format!("blob {size}\0").as_bytes());
+            for chunk in rx {
+                sha1.update(&chunk[..]);
+            }
+            hex::encode(sha1.finalize())
+        });
+        let mut sha256 = Sha256::new();
+        let mut sample = Vec::with_capacity(SAMPLE_SIZE);
+        let mut seen = 0u64;
+        let mut result = Ok(());
+        loop {
+            let mut buf = vec![0u8; BUFFER_SIZE];
+            let mut filled = 0;
+            // Fill the whole buffer so chunks stay large whatever `read` returns.
+            while filled < buf.len() {
+                match read_some(file, &mut buf[filled..]) {
+                    Ok(Some(n)) => filled += n,
+                    Ok(None) => break,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            if filled == 0 || result.is_err() {
+                break;
+            }
+            buf.truncate(filled);
+            if sample.len() < SAMPLE_SIZE {
+                let take = (SAMPLE_SIZE - sample.len()).min(filled);
+                sample.extend_from_slice(&buf[..take]);
+            }
+            seen += filled as u64;
+            let chunk = Arc::new(buf);
+            if tx.send(Arc::clone(&chunk)).is_err() {
+                break;
+            }
+            sha256.update(&chunk[..]);
+        }
+        drop(tx);
+        let git_sha1 = sha1_worker
+            .join()
+            .map_err(|_| io::Error::other("the sha1 hashing thread panicked"))?;
+        result?;
+        Ok((
+            seen,
+            FileHashes {
+                sha256: hex::encode(sha256.finalize()),
+                git_sha1,
+                size,
+                sample,
+            },
+        ))
+    })
+}
+
+/// The same fingerprints for bytes already in memory.
+pub fn hash_bytes(content: &[u8]) -> FileHashes {
+    let mut state = State::new(content.len() as u64);
+    state.update(content);
+    state.finish()
+}
+
+/// Git blob sha1 of an LFS pointer file for `sha256`/`size` (what the tree API
+/// reports as `oid` for an LFS file).
+pub fn lfs_pointer(sha256: &str, size: u64) -> String {
+    format!("version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n")
+}
+
+struct State {
+    sha256: Sha256,
+    sha1: Sha1,
+    sample: Vec<u8>,
+    seen: u64,
+    size: u64,
+}
+
+impl State {
+    fn new(size: u64) -> State {
+        let mut sha1 = Sha1::new();
+        sha1.update(format!("blob {size}\0").as_bytes());
+        State {
+            sha256: Sha256::new(),
+            sha1,
+            sample: Vec::with_capacity(SAMPLE_SIZE),
+            seen: 0,
+            size,
+        }
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        if self.sample.len() < SAMPLE_SIZE {
+            let take = (SAMPLE_SIZE - self.sample.len()).min(chunk.len());
+            self.sample.extend_from_slice(&chunk[..take]);
+        }
+        self.sha256.update(chunk);
+        self.sha1.update(chunk);
+        self.seen += chunk.len() as u64;
+    }
+
+    fn seen_and_finish(self) -> (u64, FileHashes) {
+        (self.seen, self.finish())
+    }
+
+    fn finish(self) -> FileHashes {
+        FileHashes {
+            sha256: hex::encode(self.sha256.finalize()),
+            git_sha1: hex::encode(self.sha1.finalize()),
+            size: self.size,
+            sample: self.sample,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn known_vectors() {
+        let h = hash_bytes(b"hello\n");
+        assert_eq!(h.git_sha1, "ce013625030ba8dba906f756967f9e9ca394464a");
+        assert_eq!(
+            h.sha256,
+            "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        );
+        assert_eq!(h.size, 6);
+        assert_eq!(h.sample, b"hello\n");
+        let empty = hash_bytes(b"");
+        assert_eq!(empty.git_sha1, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+        assert_eq!(
+            empty.sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn file_matches_bytes_across_buffer_boundaries() {
+        let content: Vec<u8> = (0..(BUFFER_SIZE * 2 + 777))
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&content).unwrap();
+        let from_file = hash_file(f.path()).unwrap();
+        assert_eq!(from_file, hash_bytes(&content));
+        assert!((content.len() as u64) < PARALLEL_THRESHOLD);
+        assert_eq!(from_file.sample.len(), SAMPLE_SIZE);
+        assert_eq!(from_file.sample, content[..SAMPLE_SIZE]);
+    }
+
+    #[test]
+    fn two_thread_path_matches() {
+        let len = PARALLEL_THRESHOLD as usize + 3 * BUFFER_SIZE / 2 + 5;
+        let content: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&content).unwrap();
+        assert_eq!(hash_file(f.path()).unwrap(), hash_bytes(&content));
+    }
+
+    #[test]
+    fn pointer_format() {
+        let p = lfs_pointer("ab", 3);
+        assert_eq!(
+            p,
+            "version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 3\n"
+        );
+    }
+}

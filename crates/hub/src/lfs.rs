@@ -1,0 +1,284 @@
+//! LFS transfers: basic PUT and multipart parts + completion, streamed from disk,
+//! retried; then the optional verify call (§6.5).
+
+use std::io::SeekFrom;
+use std::path::Path;
+
+use bytes::{Bytes, BytesMut};
+use futures::{stream, Stream, StreamExt, TryStreamExt};
+use reqwest::Method;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::client::{describe, header_str, HubClient, RetryMode};
+use crate::error::{HubError, Result};
+use crate::upload::{LfsAction, LfsBatchObject};
+
+/// Bytes read from disk per body chunk.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Streams `len` bytes of `path` from `offset`, never holding more than one chunk.
+async fn file_body(path: &Path, offset: u64, len: u64) -> std::io::Result<reqwest::Body> {
+    let mut file = tokio::fs::File::open(path).await?;
+    if offset > 0 {
+        file.seek(SeekFrom::Start(offset)).await?;
+    }
+    Ok(reqwest::Body::wrap_stream(chunks(file.take(len))))
+}
+
+fn chunks<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    reader: R,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    stream::try_unfold(reader, |mut reader| async move {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        while buf.len() < READ_CHUNK {
+            if reader.read_buf(&mut buf).await? == 0 {
+                break;
+            }
+        }
+        if buf.is_empty() {
+            Ok(None)
+        } else {
+            Ok(Some((buf.freeze(), reader)))
+        }
+    })
+}
+
+/// Digit-only header keys are part URLs (`"1"`, `"00001"`), in numeric order.
+pub(crate) fn part_urls(action: &LfsAction) -> Result<(u64, Vec<(u32, String)>)> {
+    let chunk_size = match action.header.get("chunk_size") {
+        Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        _ => None,
+    }
+    .filter(|c| *c > 0)
+    .ok_or_else(|| {
+        HubError::invalid("LFS multipart: chunk_size missing or not a positive integer")
+    })?;
+    let mut parts: Vec<(u32, String)> = action
+        .header
+        .iter()
+        .filter(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(k, v)| {
+            let n = k
+                .parse::<u32>()
+                .map_err(|_| HubError::invalid(format!("LFS multipart: bad part number {k:?}")))?;
+            let href = v.as_str().ok_or_else(|| {
+                HubError::invalid(format!("LFS multipart: part {k} URL is not a string"))
+            })?;
+            Ok((n, href.to_string()))
+        })
+        .collect::<Result<_>>()?;
+    parts.sort_by_key(|(n, _)| *n);
+    Ok((chunk_size, parts))
+}
+
+impl HubClient {
+    /// Uploads the object's bytes from `source` if the batch answer asked for it
+    /// (a no-op otherwise), then verifies when the Hub wants that.
+    pub async fn upload_lfs(&self, object: &LfsBatchObject, source: &Path) -> Result<()> {
+        let Some(actions) = &object.actions else {
+            return Ok(());
+        };
+        let Some(upload) = &actions.upload else {
+            return Ok(());
+        };
+        let on_disk = tokio::fs::metadata(source).await?.len();
+        if on_disk != object.size {
+            return Err(HubError::InvalidInput {
+                message: format!(
+                    "{} is {on_disk} bytes but was hashed at {} bytes; it changed during the deploy",
+                    source.display(),
+                    object.size
+                ),
+            });
+        }
+        if upload.header.contains_key("chunk_size") {
+            self.upload_multipart(object, upload, source).await?;
+        } else {
+            self.upload_basic(object, upload, source).await?;
+        }
+        if let Some(verify) = &actions.verify {
+            let url = self.fix_endpoint(&verify.href);
+            let body = json!({ "oid": object.oid, "size": object.size });
+            self.run(RetryMode::Idempotent, "LFS verify", || async {
+                let request = self
+                    .request(Method::POST, &url)
+                    .header("accept", "application/vnd.git-lfs+json")
+                    .header("content-type", "application/vnd.git-lfs+json")
+                    .body(body.to_string());
+                self.execute(request, true, &[]).await?;
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn upload_basic(
+        &self,
+        object: &LfsBatchObject,
+        upload: &LfsAction,
+        source: &Path,
+    ) -> Result<()> {
+        let url = self.fix_endpoint(&upload.href);
+        self.run(RetryMode::Idempotent, "LFS upload", || async {
+            let body = file_body(source, 0, object.size)
+                .await
+                .map_err(HubError::from)?;
+            let request = self
+                .request(Method::PUT, &url)
+                .header("content-length", object.size)
+                .body(body);
+            // Pre-signed URL: never send the token there.
+            let response = self.execute(request, false, &[]).await?;
+            drain(response).await
+        })
+        .await
+    }
+
+    async fn upload_multipart(
+        &self,
+        object: &LfsBatchObject,
+        upload: &LfsAction,
+        source: &Path,
+    ) -> Result<()> {
+        let (chunk_size, parts) = part_urls(upload)?;
+        let expected = object.size.div_ceil(chunk_size);
+        if parts.len() as u64 != expected {
+            return Err(HubError::invalid(format!(
+                "LFS multipart: {} part URLs for {} bytes in chunks of {chunk_size} (expected {expected})",
+                parts.len(),
+                object.size
+            )));
+        }
+        let uploads = parts.iter().enumerate().map(|(i, (number, href))| {
+            let offset = i as u64 * chunk_size;
+            let len = chunk_size.min(object.size - offset);
+            let url = self.fix_endpoint(href);
+            async move {
+                let etag = self
+                    .run(RetryMode::Idempotent, "LFS part upload", || async {
+                        let body = file_body(source, offset, len)
+                            .await
+                            .map_err(HubError::from)?;
+                        let request = self
+                            .request(Method::PUT, &url)
+                            .header("content-length", len)
+                            .body(body);
+                        let response = self.execute(request, false, &[]).await?;
+                        let etag = header_str(response.headers(), "etag");
+                        drain(response).await?;
+                        etag.ok_or_else(|| {
+                            HubError::invalid(format!(
+                                "LFS multipart: part {number} answered without an ETag"
+                            ))
+                            .into()
+                        })
+                    })
+                    .await?;
+                Ok::<_, HubError>((*number, etag))
+            }
+        });
+        let mut etags: Vec<(u32, String)> = stream::iter(uploads)
+            .buffer_unordered(self.inner.part_concurrency)
+            .try_collect()
+            .await?;
+        etags.sort_by_key(|(n, _)| *n);
+        let body = json!({
+            "oid": object.oid,
+            "parts": etags.iter().map(|(n, etag)| json!({ "partNumber": n, "etag": etag })).collect::<Vec<_>>(),
+        });
+        let url = self.fix_endpoint(&upload.href);
+        self.run(
+            RetryMode::Idempotent,
+            "LFS multipart completion",
+            || async {
+                let request = self
+                    .request(Method::POST, &url)
+                    .header("accept", "application/vnd.git-lfs+json")
+                    .header("content-type", "application/vnd.git-lfs+json")
+                    .body(body.to_string());
+                let response = self.execute(request, false, &[]).await?;
+                drain(response).await
+            },
+        )
+        .await
+    }
+}
+
+/// Reads and drops the body so the connection returns to the pool; a drop here
+/// is a network failure (the upload may not have been stored).
+async fn drain(response: reqwest::Response) -> Result<(), crate::client::Failure> {
+    response.bytes().await.map(|_| ()).map_err(|e| {
+        HubError::Network {
+            message: format!("reading an LFS answer: {}", describe(&e)),
+        }
+        .into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn parts_sorted_numerically() {
+        let mut header = BTreeMap::new();
+        header.insert("chunk_size".to_string(), json!("5"));
+        header.insert("00010".to_string(), json!("http://x/10"));
+        header.insert("2".to_string(), json!("http://x/2"));
+        header.insert("00001".to_string(), json!("http://x/1"));
+        header.insert("other".to_string(), json!("ignored"));
+        let (size, parts) = part_urls(&LfsAction {
+            href: "h".into(),
+            header,
+        })
+        .unwrap();
+        assert_eq!(size, 5);
+        assert_eq!(
+            parts.iter().map(|p| p.0).collect::<Vec<_>>(),
+            vec![1, 2, 10]
+        );
+    }
+
+    #[test]
+    fn chunk_size_may_be_a_number() {
+        let mut header = BTreeMap::new();
+        header.insert("chunk_size".to_string(), json!(7));
+        assert_eq!(
+            part_urls(&LfsAction {
+                href: "h".into(),
+                header
+            })
+            .unwrap()
+            .0,
+            7
+        );
+        assert!(part_urls(&LfsAction {
+            href: "h".into(),
+            header: BTreeMap::new()
+        })
+        .is_err());
+    }
+
+    #[tokio::test]
+    async fn streams_a_range() {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let content: Vec<u8> = (0..(READ_CHUNK * 2 + 10))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        f.write_all(&content).unwrap();
+        let mut file = tokio::fs::File::open(f.path()).await.unwrap();
+        file.seek(SeekFrom::Start(5)).await.unwrap();
+        let got: Vec<Bytes> = chunks(file.take(READ_CHUNK as u64 + 3))
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        let joined: Vec<u8> = got.concat();
+        assert_eq!(joined, content[5..5 + READ_CHUNK + 3]);
+    }
+}

@@ -1,0 +1,247 @@
+//! Before the commit: preupload (the Hub decides LFS vs regular) and the LFS batch
+//! negotiation (§6.3, §6.4).
+
+use std::collections::{BTreeMap, HashMap};
+
+use base64::Engine as _;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::client::{read_json, HubClient, RetryMode};
+use crate::encode;
+use crate::error::{HubError, Result};
+use crate::repo::RepoRef;
+
+/// Files per preupload / LFS batch call (huggingface.js uses 100; the Hub allows 256).
+pub const CHUNK: usize = 100;
+
+/// A file to ask preupload about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreuploadFile {
+    pub path: String,
+    pub size: u64,
+    /// The first (up to) 512 bytes.
+    pub sample: Vec<u8>,
+}
+
+/// How the Hub wants a file committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadMode {
+    Lfs,
+    Regular,
+}
+
+/// The Hub's answer for one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreuploadResult {
+    pub path: String,
+    pub upload_mode: UploadMode,
+    /// The path matches the repo's `.gitignore`: neither upload nor commit it.
+    pub should_ignore: bool,
+    /// Oid of the file already at that path: sha256 for LFS, git blob sha1 for regular.
+    pub remote_oid: Option<String>,
+}
+
+/// An LFS object to negotiate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LfsObject {
+    /// sha256, lower-case hex.
+    pub oid: String,
+    pub size: u64,
+}
+
+/// One object of the batch answer: with actions when it must be uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LfsBatchObject {
+    pub oid: String,
+    pub size: u64,
+    #[serde(default)]
+    pub(crate) actions: Option<LfsActions>,
+}
+
+impl LfsBatchObject {
+    /// False when the Hub already stores this object.
+    pub fn needs_upload(&self) -> bool {
+        self.actions.as_ref().is_some_and(|a| a.upload.is_some())
+    }
+
+    /// True when the upload goes in parts.
+    pub fn is_multipart(&self) -> bool {
+        self.actions
+            .as_ref()
+            .and_then(|a| a.upload.as_ref())
+            .is_some_and(|u| u.header.contains_key("chunk_size"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct LfsActions {
+    #[serde(default)]
+    pub(crate) upload: Option<LfsAction>,
+    #[serde(default)]
+    pub(crate) verify: Option<LfsAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct LfsAction {
+    pub(crate) href: String,
+    #[serde(default)]
+    pub(crate) header: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawPreupload {
+    files: Vec<RawPreuploadFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPreuploadFile {
+    path: String,
+    upload_mode: String,
+    should_ignore: bool,
+    #[serde(default)]
+    oid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawBatch {
+    objects: Vec<RawBatchObject>,
+}
+
+#[derive(Deserialize)]
+struct RawBatchObject {
+    oid: String,
+    size: u64,
+    #[serde(default)]
+    actions: Option<LfsActions>,
+    #[serde(default)]
+    error: Option<RawLfsError>,
+}
+
+#[derive(Deserialize)]
+struct RawLfsError {
+    #[serde(default)]
+    code: i64,
+    #[serde(default)]
+    message: String,
+}
+
+impl HubClient {
+    /// Asks the Hub how each file must be uploaded and what it already holds there.
+    /// Sent in chunks of [`CHUNK`]; answers come back in request order.
+    pub async fn preupload(
+        &self,
+        repo: &RepoRef,
+        revision: &str,
+        files: &[PreuploadFile],
+        create_pr: bool,
+    ) -> Result<Vec<PreuploadResult>> {
+        let mut url =
+            self.repo_api_url(repo, &format!("/preupload/{}", encode::revision(revision)));
+        if create_pr {
+            url.push_str("?create_pr=1");
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut out = Vec::with_capacity(files.len());
+        for chunk in files.chunks(CHUNK) {
+            let body = json!({
+                "files": chunk.iter().map(|f| json!({
+                    "path": f.path, "sample": b64.encode(&f.sample), "size": f.size
+                })).collect::<Vec<_>>()
+            });
+            let raw: RawPreupload = self
+                .run(RetryMode::Idempotent, "preupload", || async {
+                    let response = self
+                        .execute(self.request(Method::POST, &url).json(&body), true, &[])
+                        .await?;
+                    read_json(response).await
+                })
+                .await?;
+            let mut by_path: HashMap<String, RawPreuploadFile> =
+                raw.files.into_iter().map(|f| (f.path.clone(), f)).collect();
+            for f in chunk {
+                let r = by_path.remove(&f.path).ok_or_else(|| {
+                    HubError::invalid(format!("preupload: no answer for {:?}", f.path))
+                })?;
+                let upload_mode = match r.upload_mode.as_str() {
+                    "lfs" => UploadMode::Lfs,
+                    "regular" => UploadMode::Regular,
+                    other => {
+                        return Err(HubError::invalid(format!(
+                            "preupload: unknown uploadMode {other:?} for {:?}",
+                            f.path
+                        )))
+                    }
+                };
+                out.push(PreuploadResult {
+                    path: r.path,
+                    upload_mode,
+                    should_ignore: r.should_ignore,
+                    remote_oid: r.oid.filter(|o| !o.is_empty()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// LFS batch negotiation (`basic` + `multipart`), in chunks of [`CHUNK`].
+    /// Objects without actions are already stored. Any per-object error fails the call.
+    pub async fn lfs_batch(
+        &self,
+        repo: &RepoRef,
+        revision: &str,
+        objects: &[LfsObject],
+    ) -> Result<Vec<LfsBatchObject>> {
+        let url = format!(
+            "{}/{}{}.git/info/lfs/objects/batch",
+            self.endpoint(),
+            repo.repo_type.url_prefix(),
+            repo.id
+        );
+        let mut out = Vec::with_capacity(objects.len());
+        for chunk in objects.chunks(CHUNK) {
+            let body = json!({
+                "operation": "upload",
+                "transfers": ["basic", "multipart"],
+                "objects": chunk,
+                "hash_algo": "sha256",
+                "ref": { "name": revision },
+            });
+            let raw: RawBatch = self
+                .run(RetryMode::Idempotent, "LFS batch", || async {
+                    let request = self
+                        .request(Method::POST, &url)
+                        .header("accept", "application/vnd.git-lfs+json")
+                        .header("content-type", "application/vnd.git-lfs+json")
+                        .body(body.to_string());
+                    let response = self.execute(request, true, &[]).await?;
+                    read_json(response).await
+                })
+                .await?;
+            let errors: Vec<String> = raw
+                .objects
+                .iter()
+                .filter_map(|o| {
+                    o.error
+                        .as_ref()
+                        .map(|e| format!("{} ({}): {}", o.oid, e.code, e.message))
+                })
+                .collect();
+            if !errors.is_empty() {
+                return Err(HubError::Status {
+                    status: 422,
+                    code: None,
+                    message: format!("LFS batch refused objects: {}", errors.join("; ")),
+                });
+            }
+            out.extend(raw.objects.into_iter().map(|o| LfsBatchObject {
+                oid: o.oid,
+                size: o.size,
+                actions: o.actions,
+            }));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,293 @@
+//! Header policy: what the proxy strips from requests and responses, and what it injects.
+
+use std::sync::Arc;
+
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING, CONNECTION, COOKIE, HOST, LOCATION,
+    PROXY_AUTHORIZATION, SET_COOKIE, UPGRADE,
+};
+
+use crate::config::Origin;
+use crate::rewrite::{self, Patterns};
+
+/// Hop-by-hop headers (RFC 9110 7.6.1, plus the legacy ones proxies still see).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+/// Caller headers that carry credentials or that the proxy sets itself.
+const STRIPPED_FROM_REQUESTS: [&str; 8] = [
+    "authorization",
+    "x-hf-authorization",
+    "proxy-authorization",
+    "x-ip-token",
+    crate::limits::API_KEY_HEADER,
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+];
+
+/// The cookie that carries a Space session; the caller's own must not reach the private Space.
+const SPACES_JWT_COOKIE: &str = "spaces-jwt";
+/// The signed-URL query parameter the Hub uses for Space sessions.
+const SIGN_PARAM: &str = "__sign";
+
+/// Header names listed in `Connection` (they are hop-by-hop for this message).
+fn connection_listed(h: &HeaderMap) -> Vec<HeaderName> {
+    h.get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect()
+}
+
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    for name in connection_listed(h) {
+        h.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        h.remove(name);
+    }
+}
+
+/// True when the request asks for a WebSocket (or other) upgrade.
+pub(crate) fn wants_upgrade(h: &HeaderMap) -> bool {
+    let conn_upgrade = h
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    conn_upgrade && h.contains_key(UPGRADE)
+}
+
+/// What the proxy adds to each upstream request.
+pub(crate) struct Injected<'a> {
+    pub host: &'a HeaderValue,
+    pub token: Option<(&'a HeaderName, &'a HeaderValue)>,
+    pub public: Option<&'a Origin>,
+    pub upgrade: bool,
+    /// Pass the caller's `Accept-Encoding` (static assets, never rewritten); else ask for `identity`.
+    pub keep_encoding: bool,
+}
+
+pub(crate) fn prepare_request(h: &mut HeaderMap, inj: &Injected<'_>) {
+    let upgrade_value = if inj.upgrade {
+        h.get(UPGRADE).cloned()
+    } else {
+        None
+    };
+    strip_hop_by_hop(h);
+    for name in STRIPPED_FROM_REQUESTS {
+        h.remove(name);
+    }
+    h.remove(PROXY_AUTHORIZATION);
+    strip_cookie(h);
+    h.insert(HOST, inj.host.clone());
+    if let Some((name, value)) = inj.token {
+        h.insert(name.clone(), value.clone());
+    }
+    if let Some(o) = inj.public {
+        if let Ok(v) = HeaderValue::from_str(&o.authority) {
+            h.insert("x-forwarded-host", v);
+        }
+        h.insert("x-forwarded-proto", HeaderValue::from_static(o.scheme()));
+    }
+    if let Some(up) = upgrade_value {
+        h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(UPGRADE, up);
+    }
+    if !inj.keep_encoding {
+        h.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    }
+}
+
+fn strip_cookie(h: &mut HeaderMap) {
+    let kept: Vec<HeaderValue> = h
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| {
+            let s = v.to_str().ok()?;
+            let rest: Vec<&str> = s
+                .split(';')
+                .map(str::trim)
+                .filter(|pair| !pair.is_empty())
+                .filter(|pair| {
+                    !pair
+                        .split('=')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .eq_ignore_ascii_case(SPACES_JWT_COOKIE)
+                })
+                .collect();
+            if rest.is_empty() {
+                None
+            } else {
+                HeaderValue::from_str(&rest.join("; ")).ok()
+            }
+        })
+        .collect();
+    h.remove(COOKIE);
+    for v in kept {
+        h.append(COOKIE, v);
+    }
+}
+
+/// Removes `__sign` from a query string; `None` when nothing is left.
+pub(crate) fn strip_sign(query: &str) -> Option<String> {
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .filter(|kv| {
+            let key = kv.split('=').next().unwrap_or("");
+            let decoded = key.replace("%5F", "_").replace("%5f", "_");
+            decoded != SIGN_PARAM
+        })
+        .collect();
+    if kept.is_empty() {
+        None
+    } else {
+        Some(kept.join("&"))
+    }
+}
+
+/// Cleans an upstream response's headers before they go to the caller.
+pub(crate) fn clean_response(h: &mut HeaderMap, upgrade: bool, patterns: Option<&Arc<Patterns>>) {
+    let upgrade_value = if upgrade {
+        h.get(UPGRADE).cloned()
+    } else {
+        None
+    };
+    strip_hop_by_hop(h);
+    let dropped: Vec<HeaderName> = h
+        .keys()
+        .filter(|k| {
+            k.as_str().starts_with("x-proxied-") || k.as_str().starts_with("access-control-")
+        })
+        .cloned()
+        .collect();
+    for name in dropped {
+        h.remove(name);
+    }
+    let cookies: Vec<HeaderValue> = h
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(strip_cookie_domain)
+        .collect();
+    if !cookies.is_empty() {
+        h.remove(SET_COOKIE);
+        for c in cookies {
+            h.append(SET_COOKIE, c);
+        }
+    }
+    if let (Some(p), Some(loc)) = (patterns, h.get(LOCATION)) {
+        if let Some(new) = rewrite::location(loc, p) {
+            h.insert(LOCATION, new);
+        }
+    }
+    if let Some(up) = upgrade_value {
+        h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(UPGRADE, up);
+    }
+}
+
+/// Drops the `Domain` attribute so the cookie binds to the proxy's host.
+fn strip_cookie_domain(v: &HeaderValue) -> HeaderValue {
+    let Ok(s) = v.to_str() else { return v.clone() };
+    let parts: Vec<&str> = s
+        .split(';')
+        .filter(|attr| !attr.trim().to_ascii_lowercase().starts_with("domain="))
+        .map(str::trim)
+        .collect();
+    HeaderValue::from_str(&parts.join("; ")).unwrap_or_else(|_| v.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::{AUTHORIZATION, TRANSFER_ENCODING};
+
+    #[test]
+    fn request_policy() {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer hf_caller"));
+        h.insert(
+            "x-hf-authorization",
+            HeaderValue::from_static("Bearer hf_caller"),
+        );
+        h.insert("x-ip-token", HeaderValue::from_static("ipt"));
+        h.insert(COOKIE, HeaderValue::from_static("a=1; spaces-jwt=eyJ; b=2"));
+        h.insert(
+            CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret-hop"),
+        );
+        h.insert("x-secret-hop", HeaderValue::from_static("1"));
+        h.insert(HOST, HeaderValue::from_static("evil.example"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        let host = HeaderValue::from_static("alice-app.hf.space");
+        let tok = HeaderValue::from_static("Bearer hf_proxy");
+        let name = HeaderName::from_static("x-hf-authorization");
+        let public = Origin {
+            https: true,
+            authority: "p.hf.space".into(),
+        };
+        prepare_request(
+            &mut h,
+            &Injected {
+                host: &host,
+                token: Some((&name, &tok)),
+                public: Some(&public),
+                upgrade: false,
+                keep_encoding: false,
+            },
+        );
+        assert!(!h.contains_key(AUTHORIZATION));
+        assert_eq!(h["x-hf-authorization"], "Bearer hf_proxy");
+        assert!(!h.contains_key("x-ip-token"));
+        assert!(!h.contains_key("x-secret-hop"));
+        assert!(!h.contains_key(CONNECTION));
+        assert_eq!(h[COOKIE], "a=1; b=2");
+        assert_eq!(h[HOST], "alice-app.hf.space");
+        assert_eq!(h["x-forwarded-host"], "p.hf.space");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h[ACCEPT_ENCODING], "identity");
+        assert_eq!(h["x-keep"], "1");
+    }
+
+    #[test]
+    fn sign_param() {
+        assert_eq!(strip_sign("a=1&__sign=x&b=2").as_deref(), Some("a=1&b=2"));
+        assert_eq!(strip_sign("%5F%5Fsign=x"), None);
+        assert_eq!(strip_sign("a=1").as_deref(), Some("a=1"));
+    }
+
+    #[test]
+    fn response_policy() {
+        let mut h = HeaderMap::new();
+        h.insert("x-proxied-host", HeaderValue::from_static("internal"));
+        h.insert(
+            "access-control-allow-origin",
+            HeaderValue::from_static("https://evil"),
+        );
+        h.append(
+            SET_COOKIE,
+            HeaderValue::from_static("route=abc; Domain=alice-app.hf.space; Path=/; Secure"),
+        );
+        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        clean_response(&mut h, false, None);
+        assert!(!h.contains_key("x-proxied-host"));
+        assert!(!h.contains_key("access-control-allow-origin"));
+        assert!(!h.contains_key(TRANSFER_ENCODING));
+        assert_eq!(h[SET_COOKIE], "route=abc; Path=/; Secure");
+    }
+}

@@ -1,0 +1,209 @@
+//! The one upstream: request-target building, connections (TCP, TLS with SNI), and a small pool of
+//! HTTP/1.1 connections.
+//!
+//! The upstream's address comes only from configuration. A request's path is used as the request-target
+//! on a connection that is already open to that address, so no path (`//evil`), absolute-form URI or
+//! `Host` header can point the proxy elsewhere: there is no URL joining anywhere.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Request, Response, Uri};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::body::Body;
+use crate::config::{Config, Target};
+
+/// Idle connections kept for reuse, and how long.
+const MAX_IDLE: usize = 256;
+const IDLE_FOR: Duration = Duration::from_secs(60);
+
+/// Why the upstream call failed. Details stay in the log; callers get a fixed message.
+#[derive(Debug)]
+pub(crate) enum UpstreamError {
+    /// DNS, TCP, TLS or HTTP failure: 502.
+    Unreachable(String),
+    /// Connect timeout: 504.
+    Timeout,
+}
+
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+pub(crate) struct Upstream {
+    target: Target,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    connect_timeout: Duration,
+    idle: Mutex<Vec<(SendRequest<Body>, Instant)>>,
+}
+
+/// The request-target for the upstream: the caller's path and query as-is (origin-form). A caller's
+/// path is never parsed as a URL, so `//host/x` stays a path on the fixed upstream.
+pub(crate) fn request_target(path: &str, query: Option<&str>) -> Result<Uri, ()> {
+    if !path.starts_with('/') {
+        return Err(());
+    }
+    let pq = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    // Parsing "//x" as a Uri would make "x" an authority; build from parts so it stays a path.
+    let pq = hyper::http::uri::PathAndQuery::try_from(pq).map_err(|_| ())?;
+    let mut parts = hyper::http::uri::Parts::default();
+    parts.path_and_query = Some(pq);
+    Uri::from_parts(parts).map_err(|_| ())
+}
+
+impl Upstream {
+    pub fn new(config: &Config) -> Result<Upstream, String> {
+        let tls = if config.target.https {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            for der in &config.extra_roots {
+                roots
+                    .add(der.clone())
+                    .map_err(|e| format!("extra root certificate rejected: {e}"))?;
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| format!("TLS setup failed: {e}"))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+            let name = ServerName::try_from(config.target.host.clone()).map_err(|_| {
+                format!(
+                    "PROXY_TARGET_URL host {:?} is not a valid TLS name",
+                    config.target.host
+                )
+            })?;
+            Some((TlsConnector::from(Arc::new(tls)), name))
+        } else {
+            None
+        };
+        Ok(Upstream {
+            target: config.target.clone(),
+            tls,
+            connect_timeout: config.connect_timeout,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    async fn connect(&self) -> Result<Box<dyn Io>, UpstreamError> {
+        let addr = (self.target.host.as_str(), self.target.port);
+        let tcp = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
+            Err(_) => return Err(UpstreamError::Timeout),
+            Ok(Err(e)) => return Err(UpstreamError::Unreachable(format!("connect: {e}"))),
+            Ok(Ok(s)) => s,
+        };
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => Ok(Box::new(tcp)),
+            Some((connector, name)) => {
+                match tokio::time::timeout(
+                    self.connect_timeout,
+                    connector.connect(name.clone(), tcp),
+                )
+                .await
+                {
+                    Err(_) => Err(UpstreamError::Timeout),
+                    Ok(Err(e)) => Err(UpstreamError::Unreachable(format!("tls: {e}"))),
+                    Ok(Ok(s)) => Ok(Box::new(s)),
+                }
+            }
+        }
+    }
+
+    async fn open(&self) -> Result<SendRequest<Body>, UpstreamError> {
+        let io = TokioIo::new(self.connect().await?);
+        let (mut sender, conn) = http1::handshake(io)
+            .await
+            .map_err(|e| UpstreamError::Unreachable(format!("handshake: {e}")))?;
+        // with_upgrades: the same connection can carry a WebSocket handshake and then the tunnel.
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        sender
+            .ready()
+            .await
+            .map_err(|e| UpstreamError::Unreachable(format!("handshake: {e}")))?;
+        Ok(sender)
+    }
+
+    /// Takes an idle connection: one whose previous response has been read to the end. Busy ones (a body
+    /// still streaming) stay in the pool; closed or stale ones are dropped.
+    fn checkout(&self) -> Option<SendRequest<Body>> {
+        let mut idle = match self.idle.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        idle.retain(|(sender, since)| !sender.is_closed() && since.elapsed() < IDLE_FOR);
+        let pos = idle.iter().rposition(|(sender, _)| sender.is_ready())?;
+        Some(idle.swap_remove(pos).0)
+    }
+
+    /// Returns a connection to the pool right away; `checkout` only hands it out once it is ready again
+    /// (an HTTP/1.1 connection is free only after its response body has been read).
+    fn checkin(&self, sender: SendRequest<Body>) {
+        let mut idle = match self.idle.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if idle.len() < MAX_IDLE {
+            idle.push((sender, Instant::now()));
+        }
+    }
+
+    /// Sends one request; a pooled connection the upstream had closed is replaced transparently (the
+    /// request is only retried when hyper says it was never written).
+    pub async fn send(
+        self: &Arc<Self>,
+        mut req: Request<Body>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        loop {
+            let (mut sender, reused) = match self.checkout() {
+                Some(s) => (s, true),
+                None => (self.open().await?, false),
+            };
+            match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    self.checkin(sender);
+                    return Ok(resp);
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if reused => {
+                        req = unsent;
+                        continue;
+                    }
+                    _ => {
+                        return Err(UpstreamError::Unreachable(format!(
+                            "request: {}",
+                            e.into_error()
+                        )))
+                    }
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_target;
+
+    #[test]
+    fn targets_stay_paths() {
+        let u = request_target("//evil.example/x", Some("a=1")).unwrap();
+        assert!(u.authority().is_none());
+        assert_eq!(u.to_string(), "//evil.example/x?a=1");
+        let u = request_target("/@evil.example", None).unwrap();
+        assert!(u.authority().is_none());
+        assert!(request_target("evil.example", None).is_err());
+    }
+}

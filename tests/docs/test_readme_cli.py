@@ -1,0 +1,101 @@
+"""The README's command-line examples run, as written, against a local Hub emulator."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from readme import ROOT, section
+
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from support import binary, start_emulator  # noqa: E402
+
+TOKEN = "hf_readme_write"
+
+
+def cli_lines(title: str) -> list[str]:
+    blocks = re.findall(r"```sh\n(.*?)```", section(title), flags=re.S)
+    lines = []
+    for block in blocks:
+        for line in block.splitlines():
+            line = line.split("  #", 1)[0].strip()
+            if line.startswith("hf-deploy ") or line.startswith("HF_ENDPOINT="):
+                lines.append(line)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    try:
+        path = binary("HUB_EMULATOR_BIN", "hub-emulator")
+        binary("HF_DEPLOY_BIN", "hf-deploy")
+    except RuntimeError as err:
+        pytest.skip(str(err))
+    emu = start_emulator_for_readme(path, tmp_path_factory.mktemp("readme-emu"))
+    yield emu
+    emu.stop()
+
+
+def start_emulator_for_readme(path: str, data_dir: pathlib.Path):
+    # The README's examples name `my-user` and `my-org`; the emulator gets exactly those accounts.
+    import re as _re
+    from support import Emulator
+
+    process = subprocess.Popen(
+        [path, "--listen", "127.0.0.1:0", "--user", f"my-user:{TOKEN}:write", "--user",
+         "alice:hf_alice_write:write", "--org", "my-org:my-user", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    match = _re.fullmatch(r"listening on (http://\S+)", line)
+    assert match, f"hub-emulator did not start: {line!r}"
+    return Emulator(process=process, url=match.group(1))
+
+
+def run_line(line: str, emulator, cwd: pathlib.Path, token: str = TOKEN) -> subprocess.CompletedProcess:
+    argv = shlex.split(line)
+    env = {
+        "PATH": f"{pathlib.Path(binary('HF_DEPLOY_BIN', 'hf-deploy')).parent}:{os.environ.get('PATH', '')}",
+        "HOME": str(cwd),
+        "HF_TOKEN": token,
+        "HF_ENDPOINT": emulator.url,
+        "HF_DEPLOY_WAIT_TIMEOUT": "60",
+    }
+    while argv and "=" in argv[0] and not argv[0].startswith("-"):
+        key, value = argv.pop(0).split("=", 1)
+        env[key] = value.replace("127.0.0.1:PORT", emulator.url.removeprefix("http://"))
+    argv[0] = binary("HF_DEPLOY_BIN", "hf-deploy")
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_command_line_examples_run_against_the_emulator(emulator, tmp_path):
+    lines = cli_lines("Command line")
+    assert len(lines) >= 4, lines
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text("import gradio as gr\n")
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "config.json").write_text("{}\n")
+    for line in lines:
+        result = run_line(line, emulator, tmp_path)
+        assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
+        assert TOKEN not in result.stdout + result.stderr
+        if "--json" in line:
+            import json
+
+            doc = json.loads(result.stdout)
+            assert doc["repo_id"] == "my-org/my-model"
+
+
+def test_emulator_example_deploys(emulator, tmp_path):
+    lines = cli_lines("The Hub emulator")
+    assert lines, "the emulator section shows a deploy against the emulator"
+    for line in lines:
+        result = run_line(line, emulator, tmp_path, token="hf_alice_write")
+        assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
