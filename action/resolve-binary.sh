@@ -153,11 +153,22 @@ build_from_source() {
   printf '::notice title=hf-deploy::%s\n' "no release binary ($why): building hf-deploy from source with cargo build --release --locked in $action_dir" >&2
   command -v cargo >/dev/null 2>&1 ||
     fail "cargo is not installed, so hf-deploy cannot be built from source. Pin a released version (uses: hf-deploy/hf-deploy@vX.Y.Z) or install Rust before this step."
+  local target_dir=${CARGO_TARGET_DIR:-}
+  if [[ -z $target_dir ]]; then
+    if [[ -n ${GITHUB_WORKSPACE:-} ]] && [[ "$(cd "$GITHUB_WORKSPACE" && pwd -P)" == "$(cd "$action_dir" && pwd -P)" ]]; then
+      # `uses: ./`: the action is the workspace, so a target/ there would be deployed with source_dir: .
+      target_dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/hf-deploy-target"
+      log "building into $target_dir, outside the workspace"
+    else
+      target_dir=target
+    fi
+  fi
+  if [[ ! $target_dir == /* && ! $target_dir =~ ^[A-Za-z]: ]]; then
+    target_dir="$action_dir/$target_dir"
+  fi
   # cargo's own output goes to stderr: stdout carries only the path.
-  (cd "$action_dir" && cargo build --release --locked -p hf-deploy --bin hf-deploy >&2) ||
+  (cd "$action_dir" && CARGO_TARGET_DIR="$target_dir" cargo build --release --locked -p hf-deploy --bin hf-deploy >&2) ||
     fail "cargo build --release --locked failed in $action_dir"
-  local target_dir=${CARGO_TARGET_DIR:-target}
-  [[ $target_dir == /* ]] || target_dir="$action_dir/$target_dir"
   [[ -x "$target_dir/release/$exe" ]] || fail "cargo build finished but $target_dir/release/$exe is missing"
   echo "$target_dir/release/$exe"
 }

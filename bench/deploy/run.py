@@ -1,15 +1,20 @@
-"""Deploy benchmark: hf-deploy against huggingface_hub on the same emulator, same data, one run.
+"""Deploy benchmark: hf-deploy against huggingface_hub, same emulator build, same data, one run.
 
-    python bench/deploy/run.py [--quick] [--out bench/deploy/RESULTS.md]
+    bash bench/deploy/run.sh [--quick] [--keep] [--no-scale]
 
-Workloads (generated under bench/out/deploy):
+Workloads (data generated under bench/out/deploy, removed at the end unless --keep):
   1 cold      2,000 small text files in nested folders + 4 files of 64 MiB
   2 no-op     the same folder again
   3 changed   one small file and one 64 MiB file changed
   4 many      20,000 small files
   5 huge      one 2 GiB file (multipart)
-For each: wall time, CPU time, peak RSS (wait4 of the tool's process), bytes sent and HTTP requests
-(the emulator's journal), commits made, and the ratio ours/theirs. Also sha256 throughput against sha256sum.
+Each tool gets its own emulator process (release build, --data-dir on disk), started identically: the
+emulator's LFS store is content-addressed, so a shared one would let the second tool skip every upload.
+For each run: wall time, CPU time and peak RSS of the tool's process (wait4), bytes sent (sum of the
+journal's `bytes_in`), HTTP requests and commits (journal), the emulator's own CPU time, and ours/theirs.
+Also: sha256 throughput against sha256sum (one 2 GiB file; many files with all cores busy), start-up time
+(`hf-deploy --version` against `python -c "import huggingface_hub"`), and the peak RSS of a no-op deploy of
+a 100,000-file repo (hf-deploy only). After every pair the two repos are compared: same paths, same oids.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import argparse
 import json
 import os
 import pathlib
+import platform
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -28,185 +35,416 @@ import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out" / "deploy"
-TOKEN = "hf_bench_write"
+TOKEN = "hf_bench_write_0123456789"
 MIB = 1024 * 1024
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def start_emulator(binary: str, data_dir: pathlib.Path):
-    proc = subprocess.Popen(
-        [binary, "--listen", "127.0.0.1:0", "--user", f"bench:{TOKEN}:write", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    line = proc.stdout.readline().strip()
-    match = re.fullmatch(r"listening on (http://\S+)", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"emulator did not start: {line!r}")
-    return proc, match.group(1)
+# ---------------------------------------------------------------- emulator
 
 
-def journal(url: str) -> list[dict]:
-    with urllib.request.urlopen(url + "/_emulator/journal", timeout=60) as resp:
-        return json.load(resp)
+class Emulator:
+    """One `hub-emulator` process with a user `bench` and its data on disk."""
+
+    def __init__(self, binary: str, data_dir: pathlib.Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log = open(data_dir.parent / f"{data_dir.name}.log", "wb")
+        self.proc = subprocess.Popen(
+            [binary, "--listen", "127.0.0.1:0", "--user", f"bench:{TOKEN}:write", "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        match = re.fullmatch(r"listening on (http://\S+)", line)
+        if not match:
+            self.proc.kill()
+            raise SystemExit(f"emulator did not start: {line!r}")
+        self.url = match.group(1)
+
+    def cpu(self) -> float:
+        fields = pathlib.Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def journal(self) -> list[dict]:
+        with urllib.request.urlopen(self.url + "/_emulator/journal", timeout=120) as resp:
+            return [e for e in json.load(resp) if not e["path"].startswith("/_emulator")]
+
+    def clear_journal(self) -> None:
+        req = urllib.request.Request(self.url + "/_emulator/journal", method="DELETE")
+        urllib.request.urlopen(req, timeout=60).read()
+
+    def tree(self, repo: str) -> dict[str, str]:
+        """path → content oid (LFS sha256, else git blob sha1), `.gitattributes` left out."""
+        out: dict[str, str] = {}
+        url: str | None = f"{self.url}/api/models/{repo}/tree/main?recursive=true"
+        while url:
+            req = urllib.request.Request(url, headers={"authorization": f"Bearer {TOKEN}"})
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                for entry in json.load(resp):
+                    if entry["type"] == "file" and entry["path"] != ".gitattributes":
+                        out[entry["path"]] = (entry.get("lfs") or {}).get("oid") or entry["oid"]
+                link = resp.headers.get("link") or ""
+            match = re.search(r'<([^>]+)>;\s*rel="next"', link)
+            url = match.group(1) if match else None
+        return out
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
 
 
-def clear_journal(url: str) -> None:
-    urllib.request.urlopen(urllib.request.Request(url + "/_emulator/journal", method="DELETE"), timeout=60).read()
-
-
-def random_bytes(size: int, seed: int) -> bytes:
-    rng = random.Random(seed)
-    return rng.randbytes(size)
+# ---------------------------------------------------------------- data
 
 
 def write_big(path: pathlib.Path, size: int, seed: int) -> None:
+    """Incompressible bytes; every MiB differs, so no two files or blocks share content."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    block = random_bytes(MIB, seed)
+    block = bytearray(random.Random(seed).randbytes(MIB))
     with open(path, "wb") as handle:
         for index in range(size // MIB):
-            # Vary each MiB so no two blocks (or files) share content.
-            handle.write(index.to_bytes(8, "little") + block[8:])
+            block[:8] = index.to_bytes(8, "little")
+            handle.write(block)
 
 
-def write_small_tree(root: pathlib.Path, count: int, seed: int) -> None:
+def write_small_tree(root: pathlib.Path, count: int, seed: int, fanout: int = 20) -> None:
+    """`count` text files of ~200 bytes in nested folders (dNN/eN/fNNNNN.txt)."""
     rng = random.Random(seed)
     for index in range(count):
-        folder = root / f"d{index % 20:02d}" / f"e{index % 7}"
+        folder = root / f"d{index % fanout:02d}" / f"e{index % 7}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"f{index:05d}.txt").write_text(f"file {index} {rng.random()}\n" * 8)
+        (folder / f"f{index:06d}.txt").write_text(f"file {index} {rng.random()}\n" * 8)
 
 
-def measure(cmd: list[str], env: dict[str, str], url: str) -> dict:
-    clear_journal(url)
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+# ---------------------------------------------------------------- measuring
+
+
+def measure(cmd: list[str], env: dict[str, str], emu: Emulator, stderr_path: pathlib.Path) -> dict:
+    """Runs one tool to completion; everything the emulator saw in between is attributed to it."""
+    emu.clear_journal()
+    cpu_before = emu.cpu()
+    with open(stderr_path, "wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=err, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[0]} failed:\n{stderr[-3000:]}")
-    entries = [e for e in journal(url) if not e["path"].startswith("/_emulator")]
+        tail = stderr_path.read_text(errors="replace")[-3000:]
+        raise SystemExit(f"{' '.join(cmd[:2])} failed (exit {os.waitstatus_to_exitcode(status)}):\n{tail}")
+    entries = emu.journal()
+    lfs = [e for e in entries if e["path"].startswith("/_lfs/") and e["method"] == "PUT"]
+    commits = [e for e in entries if e["method"] == "POST" and "/commit/" in e["path"] and e["status"] == 200]
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
         "rss_mib": usage.ru_maxrss / 1024,
         "requests": len(entries),
         "bytes": sum(int(e.get("bytes_in", 0)) for e in entries),
-        "commits": sum(1 for e in entries if "/commit/" in e["path"] and e["status"] == 200),
+        "lfs_bytes": sum(int(e.get("bytes_in", 0)) for e in lfs),
+        "lfs_puts": len(lfs),
+        "commit_bytes": sum(int(e.get("bytes_in", 0)) for e in commits),
+        "commits": len(commits),
+        "emu_cpu": emu.cpu() - cpu_before,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="smaller data, for a smoke run")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "deploy" / "RESULTS.md"))
-    parser.add_argument("--python", default=sys.executable, help="python with huggingface_hub installed")
-    args = parser.parse_args()
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.ours_bin = str(ROOT / "target" / "release" / "hf-deploy")
+        self.emu_bin = str(ROOT / "target" / "release" / "hub-emulator")
+        self.rows: list[tuple[str, dict, dict]] = []
+        self.notes: list[str] = []
+        self.emu_ours = Emulator(self.emu_bin, OUT / "hub-ours")
+        self.emu_theirs = Emulator(self.emu_bin, OUT / "hub-theirs")
+        self.base_env = {
+            "PATH": os.environ["PATH"], "HOME": str(OUT), "HF_TOKEN": TOKEN,
+            "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_HUB_DISABLE_IMPLICIT_TOKEN": "0", "HF_HOME": str(OUT / "hf-home"), "LC_ALL": "C.UTF-8",
+        }
+        self.logs = OUT / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.step = 0
 
-    ours_bin = str(ROOT / "target" / "release" / "hf-deploy")
-    emu_bin = str(ROOT / "target" / "release" / "hub-emulator")
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir(parents=True)
-    emu, url = start_emulator(emu_bin, OUT / "hub")
-    base_env = {"PATH": os.environ["PATH"], "HOME": str(OUT), "HF_TOKEN": TOKEN, "HF_ENDPOINT": url,
-                "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-                "HF_HOME": str(OUT / "hf-home")}
-    scale = 8 if args.quick else 1
-    big = 64 * MIB // scale
-    rows = []
+    def ours_env(self, repo: str, folder: pathlib.Path, **extra: str) -> dict[str, str]:
+        return dict(self.base_env, HF_ENDPOINT=self.emu_ours.url, HF_DEPLOY_HUGGINGFACE_REPO=f"bench/{repo}",
+                    HF_DEPLOY_REPO_TYPE="model", HF_DEPLOY_SOURCE_DIR=str(folder), **extra)
 
-    def ours(repo: str, folder: pathlib.Path) -> dict:
-        env = dict(base_env, HF_DEPLOY_HUGGINGFACE_REPO=f"bench/{repo}", HF_DEPLOY_REPO_TYPE="model",
-                   HF_DEPLOY_SOURCE_DIR=str(folder))
-        return measure([ours_bin, "deploy"], env, url)
+    def ours(self, repo: str, folder: pathlib.Path, **extra: str) -> dict:
+        self.step += 1
+        return measure([self.ours_bin, "deploy"], self.ours_env(repo, folder, **extra), self.emu_ours,
+                       self.logs / f"{self.step:02d}-ours-{repo}.log")
 
-    def theirs(repo: str, folder: pathlib.Path) -> dict:
-        return measure([args.python, str(pathlib.Path(__file__).with_name("hf_hub_upload.py")), url,
-                        f"bench/{repo}", str(folder)], base_env, url)
+    def theirs(self, repo: str, folder: pathlib.Path) -> dict:
+        self.step += 1
+        script = str(pathlib.Path(__file__).with_name("hf_hub_upload.py"))
+        env = dict(self.base_env, HF_ENDPOINT=self.emu_theirs.url)
+        return measure([self.args.python, script, self.emu_theirs.url, f"bench/{repo}", str(folder)], env,
+                       self.emu_theirs, self.logs / f"{self.step:02d}-theirs-{repo}.log")
 
-    def run(label: str, repo: str, folder: pathlib.Path) -> None:
+    def pair(self, label: str, repo: str, folder: pathlib.Path) -> tuple[dict, dict]:
         log(f"{label}: hf-deploy")
-        a = ours(repo + "-ours", folder)
-        log(f"{label}: huggingface_hub")
-        b = theirs(repo + "-theirs", folder)
-        rows.append((label, a, b))
+        a = self.ours(repo, folder)
+        log(f"{label}: hf-deploy {a['wall']:.2f} s; huggingface_hub")
+        b = self.theirs(repo, folder)
+        log(f"{label}: huggingface_hub {b['wall']:.2f} s")
+        ours_tree, theirs_tree = self.emu_ours.tree(f"bench/{repo}"), self.emu_theirs.tree(f"bench/{repo}")
+        if ours_tree != theirs_tree:
+            diff = sorted(set(ours_tree.items()) ^ set(theirs_tree.items()))[:10]
+            raise SystemExit(f"{label}: the two repos differ after the deploy: {diff}")
+        self.rows.append((label, a, b))
+        return a, b
 
-    mixed = OUT / "mixed"
-    write_small_tree(mixed, 2000 // (4 if args.quick else 1), 1)
-    for index in range(4):
-        write_big(mixed / "weights" / f"shard-{index}.bin", big, 10 + index)
-    run("1 cold: 2,000 small + 4 x 64 MiB", "mixed", mixed)
-    run("2 no-op: same again", "mixed", mixed)
-    (mixed / "d00" / "e0" / "f00000.txt").write_text("changed\n")
-    write_big(mixed / "weights" / "shard-0.bin", big, 99)
-    run("3 one small + one 64 MiB changed", "mixed", mixed)
-
-    many = OUT / "many"
-    write_small_tree(many, 20000 // (10 if args.quick else 1), 2)
-    run("4 cold: 20,000 small files", "many", many)
-
-    huge = OUT / "huge"
-    write_big(huge / "model.bin", 2048 * MIB // scale, 3)
-    run("5 cold: one 2 GiB file", "huge", huge)
-
-    hashing = hash_throughput(ours_bin, huge / "model.bin", base_env, url)
-    emu.terminate()
-    emu.wait()
-    report = render(rows, hashing, args.quick)
-    print(report)
-    if not args.quick:
-        pathlib.Path(args.out).write_text(report)
+    def close(self) -> None:
+        self.emu_ours.stop()
+        self.emu_theirs.stop()
 
 
-def hash_throughput(ours_bin: str, path: pathlib.Path, env: dict[str, str], url: str) -> dict:
-    size = path.stat().st_size
-    start = time.perf_counter()
-    subprocess.run(["sha256sum", str(path)], check=True, stdout=subprocess.DEVNULL)
-    theirs = size / (time.perf_counter() - start) / MIB
-    dry = dict(env, HF_DEPLOY_HUGGINGFACE_REPO="bench/huge-ours", HF_DEPLOY_REPO_TYPE="model",
-               HF_DEPLOY_SOURCE_DIR=str(path.parent), HF_DEPLOY_DRY_RUN="true")
-    result = measure([ours_bin, "deploy"], dry, url)
-    return {"sha256sum_mib_s": theirs, "ours_mib_s": size / result["cpu"] / MIB if result["cpu"] else 0.0}
+# ---------------------------------------------------------------- extra measurements
 
 
-def render(rows, hashing, quick: bool) -> str:
-    lines = [
-        "# Deploy benchmark" + (" (quick, reduced data)" if quick else ""),
-        "",
-        f"Machine: {os.cpu_count()} cores, `{platform_line()}`. Command: `python bench/deploy/run.py`.",
-        "",
-        "| workload | tool | wall s | CPU s | peak RSS MiB | bytes sent | HTTP requests | commits |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for label, a, b in rows:
-        for tool, m in (("hf-deploy", a), ("huggingface_hub", b)):
-            lines.append(f"| {label} | {tool} | {m['wall']:.2f} | {m['cpu']:.2f} | {m['rss_mib']:.0f} | "
-                         f"{m['bytes']:,} | {m['requests']} | {m['commits']} |")
-        lines.append(f"| {label} | **ratio ours/theirs** | **{ratio(a['wall'], b['wall'])}** | "
-                     f"{ratio(a['cpu'], b['cpu'])} | {ratio(a['rss_mib'], b['rss_mib'])} | "
-                     f"{ratio(a['bytes'], b['bytes'])} | {ratio(a['requests'], b['requests'])} | |")
-    lines += ["", "| hashing (2 GiB file) | MiB/s |", "|---|---:|",
-              f"| sha256sum | {hashing['sha256sum_mib_s']:.0f} |",
-              f"| hf-deploy dry run (bytes / CPU second, sha256 + sha1) | {hashing['ours_mib_s']:.0f} |", ""]
-    return "\n".join(lines)
+def hashing(bench: Bench, huge: pathlib.Path, many_big: pathlib.Path) -> dict:
+    """sha256 throughput: sha256sum vs hf-deploy's walk+hash (a dry run: the plan, no upload), warm cache."""
+    size = huge.stat().st_size
+    subprocess.run(["cat", str(huge)], check=True, stdout=subprocess.DEVNULL)  # warm the page cache
+
+    def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+        best = (float("inf"), 0.0)
+        for _ in range(2):
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"{cmd[0]} failed")
+            best = min(best, (wall, usage.ru_utime + usage.ru_stime))
+        return best
+
+    sum_wall, sum_cpu = timed(["sha256sum", str(huge)])
+    dry = bench.ours_env("hash-one", huge.parent, HF_DEPLOY_DRY_RUN="true")
+    ours_wall, ours_cpu = timed([bench.ours_bin, "deploy"], dry)
+    files = sorted(str(p) for p in many_big.iterdir())
+    many_size = sum(os.path.getsize(p) for p in files)
+    subprocess.run(["cat", *files], check=True, stdout=subprocess.DEVNULL)
+    cores = os.cpu_count() or 1
+    # sha256sum with every core busy: one process per core, files dealt round-robin.
+    par_wall, _ = timed(["sh", "-c", f"printf '%s\\0' \"$@\" | xargs -0 -n {max(1, len(files) // cores)} "
+                         f"-P {cores} sha256sum", "sh", *files])
+    dry_many = bench.ours_env("hash-many", many_big, HF_DEPLOY_DRY_RUN="true")
+    ours_par_wall, ours_par_cpu = timed([bench.ours_bin, "deploy"], dry_many)
+    return {
+        "size": size, "many_size": many_size, "many_files": len(files), "cores": cores,
+        "sum_core": size / sum_cpu / MIB, "sum_wall": size / sum_wall / MIB,
+        "ours_core": size / ours_cpu / MIB, "ours_wall": size / ours_wall / MIB,
+        "sum_par": many_size / par_wall / MIB, "ours_par": many_size / ours_par_wall / MIB,
+        "ours_par_core": many_size / ours_par_cpu / MIB,
+    }
+
+
+def startup(bench: Bench, runs: int) -> dict:
+    def mean_ms(cmd: list[str]) -> float:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=bench.base_env)  # warm
+        samples = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=bench.base_env)
+            samples.append((time.perf_counter() - start) * 1000)
+        return statistics.median(samples)
+
+    return {"runs": runs, "ours": mean_ms([bench.ours_bin, "--version"]),
+            "theirs": mean_ms([bench.args.python, "-c", "import huggingface_hub"])}
+
+
+def scale(bench: Bench, count: int) -> dict:
+    """A repo with `count` files: cold deploy, then the no-op deploy whose memory must stay bounded."""
+    folder = OUT / "scale"
+    log(f"scale: writing {count:,} files")
+    write_small_tree(folder, count, 5, fanout=100)
+    log("scale: cold deploy")
+    cold = bench.ours("scale", folder)
+    log(f"scale: cold {cold['wall']:.1f} s; no-op deploy")
+    noop = bench.ours("scale", folder)
+    remote = bench.emu_ours.tree("bench/scale")
+    if len(remote) != count:
+        raise SystemExit(f"scale: the repo holds {len(remote)} files, not {count}")
+    return {"count": count, "cold": cold, "noop": noop}
+
+
+# ---------------------------------------------------------------- report
 
 
 def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}" if b else "n/a"
+    return f"{a / b:.2f}" if b else ("0" if not a else "n/a")
 
 
-def platform_line() -> str:
+def cpu_model() -> str:
     try:
         for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return "unknown cpu"
+    return platform.processor() or "unknown cpu"
+
+
+def versions(bench: Bench) -> str:
+    ours = subprocess.run([bench.ours_bin, "--version"], capture_output=True, text=True).stdout.strip()
+    theirs = subprocess.run([bench.args.python, "-c", "import huggingface_hub as h; print(h.__version__)"],
+                            capture_output=True, text=True).stdout.strip()
+    return f"{ours}; huggingface_hub {theirs} (HF_HUB_DISABLE_XET=1), Python {platform.python_version()}"
+
+
+def render(bench: Bench, hashes: dict, start: dict, big: dict | None, sizes: dict, command: str) -> str:
+    rows = bench.rows
+    by = {label.split(" ", 1)[0]: (a, b) for label, a, b in rows}
+    lines = [
+        "# Deploy benchmark: hf-deploy vs huggingface_hub" + (" (QUICK smoke run, reduced data)" if bench.args.quick else ""),
+        "",
+        f"- Machine: {os.cpu_count()} cores (`nproc`), {cpu_model()}, Linux {platform.release()}; "
+        f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"- Tools: {versions(bench)}.",
+        "- Emulator: `target/release/hub-emulator --data-dir` (one process per tool, identical start, LFS on disk).",
+        f"- Command: `{command}`",
+        "",
+        "Bytes sent = request bodies the emulator received (journal `bytes_in`). Emu CPU = the emulator's own",
+        "CPU seconds during the run. Ratio = hf-deploy / huggingface_hub (lower is better).",
+        "",
+        "| workload | tool | wall s | CPU s | peak RSS MiB | bytes sent | HTTP requests | commits | emu CPU s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, a, b in rows:
+        for tool, m in (("hf-deploy", a), ("huggingface_hub", b)):
+            lines.append(f"| {label} | {tool} | {m['wall']:.2f} | {m['cpu']:.2f} | {m['rss_mib']:.0f} | "
+                         f"{m['bytes']:,} | {m['requests']:,} | {m['commits']} | {m['emu_cpu']:.2f} |")
+        lines.append(f"| {label} | **ours/theirs** | **{ratio(a['wall'], b['wall'])}** | {ratio(a['cpu'], b['cpu'])} | "
+                     f"{ratio(a['rss_mib'], b['rss_mib'])} | {ratio(a['bytes'], b['bytes'])} | "
+                     f"{ratio(a['requests'], b['requests'])} | {ratio(a['commits'], b['commits'])} | |")
+    lines += [
+        "",
+        f"| hashing (sha256, warm page cache) | MiB/s |",
+        "|---|---:|",
+        f"| one {hashes['size'] // MIB} MiB file, per CPU second: sha256sum | {hashes['sum_core']:.0f} |",
+        f"| one {hashes['size'] // MIB} MiB file, per CPU second: hf-deploy (walk + hash, dry run) | {hashes['ours_core']:.0f} |",
+        f"| one {hashes['size'] // MIB} MiB file, wall: sha256sum / hf-deploy | {hashes['sum_wall']:.0f} / {hashes['ours_wall']:.0f} |",
+        f"| {hashes['many_files']} files, {hashes['many_size'] // MIB} MiB, all {hashes['cores']} cores busy: "
+        f"sha256sum × {hashes['cores']} processes (wall) | {hashes['sum_par']:.0f} |",
+        f"| same files: hf-deploy (wall; per CPU second {hashes['ours_par_core']:.0f}) | {hashes['ours_par']:.0f} |",
+        "",
+        "| start-up (median of %d runs) | ms |" % start["runs"],
+        "|---|---:|",
+        f"| `hf-deploy --version` | {start['ours']:.1f} |",
+        f"| `python -c \"import huggingface_hub\"` | {start['theirs']:.1f} |",
+        f"| ratio theirs/ours | {start['theirs'] / start['ours']:.0f}× |",
+    ]
+    if big:
+        lines += [
+            "",
+            f"| {big['count']:,}-file repo (hf-deploy only) | wall s | CPU s | peak RSS MiB | HTTP requests | bytes sent | commits |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name in ("cold", "noop"):
+            m = big[name]
+            lines.append(f"| {name} | {m['wall']:.2f} | {m['cpu']:.2f} | {m['rss_mib']:.0f} | {m['requests']:,} | "
+                         f"{m['bytes']:,} | {m['commits']} |")
+
+    # Targets (issue 7).
+    cold, noop, changed = by["1"], by["2"], by["3"]
+    many_a, huge_a = by["4"][0], by["5"][0]
+    big_size = sizes["big"]
+    checks = [
+        ("cold wall ≤ 1/3 of huggingface_hub", cold[0]["wall"] <= cold[1]["wall"] / 3,
+         f"{ratio(cold[0]['wall'], cold[1]['wall'])}"),
+        ("no-op wall ≤ 1/10, zero bytes, zero commits",
+         noop[0]["wall"] <= noop[1]["wall"] / 10 and noop[0]["bytes"] == 0 and noop[0]["commits"] == 0,
+         f"{ratio(noop[0]['wall'], noop[1]['wall'])}, {noop[0]['bytes']} bytes, {noop[0]['commits']} commits"),
+        ("one changed file: only its bytes (LFS = the changed file, commit carries only the small one)",
+         changed[0]["lfs_bytes"] == big_size and changed[0]["commits"] == 1 and changed[0]["commit_bytes"] < 64 * 1024,
+         f"LFS {changed[0]['lfs_bytes']:,} bytes (file {big_size:,}), commit body {changed[0]['commit_bytes']:,} bytes"),
+        ("hashing ≥ 0.9× sha256sum per core", hashes["ours_core"] >= 0.9 * hashes["sum_core"],
+         f"{hashes['ours_core'] / hashes['sum_core']:.2f}×"),
+        ("hashing ≥ 0.9× sha256sum, all cores busy on many files", hashes["ours_par"] >= 0.9 * hashes["sum_par"],
+         f"{hashes['ours_par'] / hashes['sum_par']:.2f}×"),
+        ("peak RSS ≤ 100 MiB: 2 GiB file and 20,000 files", huge_a["rss_mib"] <= 100 and many_a["rss_mib"] <= 100,
+         f"{huge_a['rss_mib']:.0f} / {many_a['rss_mib']:.0f} MiB"),
+        ("start-up ≥ 20× quicker than importing huggingface_hub", start["theirs"] >= 20 * start["ours"],
+         f"{start['theirs'] / start['ours']:.0f}×"),
+    ]
+    if big:
+        checks.append((f"no-op on a {big['count']:,}-file repo: bounded memory (≤ 100 MiB), nothing sent",
+                       big["noop"]["rss_mib"] <= 100 and big["noop"]["bytes"] == 0,
+                       f"{big['noop']['rss_mib']:.0f} MiB, {big['noop']['bytes']} bytes"))
+    lines += ["", "| target (issue 7) | met | measured |", "|---|---|---|"]
+    lines += [f"| {name} | {'yes' if ok else '**no**'} | {value} |" for name, ok, value in checks]
+    lines += ["", *bench.notes]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller data, for a smoke run (no RESULTS.md)")
+    parser.add_argument("--keep", action="store_true", help="keep bench/out/deploy (data, emulator stores, logs)")
+    parser.add_argument("--no-scale", action="store_true", help="skip the 100,000-file repo")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "deploy" / "RESULTS.md"))
+    parser.add_argument("--python", default=sys.executable, help="python with huggingface_hub installed")
+    parser.add_argument("--command", default="bash bench/deploy/run.sh", help="command shown in the report")
+    args = parser.parse_args()
+
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    started = time.perf_counter()
+    q = args.quick
+    sizes = {
+        "small": 500 if q else 2000, "big": (8 if q else 64) * MIB, "many": 2000 if q else 20000,
+        "huge": (256 if q else 2048) * MIB, "scale": 10000 if q else 100000,
+    }
+    bench = Bench(args)
+    try:
+        mixed = OUT / "data" / "mixed"
+        log("writing the mixed folder")
+        write_small_tree(mixed, sizes["small"], 1)
+        for index in range(4):
+            write_big(mixed / "weights" / f"shard-{index}.bin", sizes["big"], 10 + index)
+        n_small, big_mib = f"{sizes['small']:,}", sizes["big"] // MIB
+        bench.pair(f"1 cold: {n_small} small + 4 × {big_mib} MiB", "mixed", mixed)
+        bench.pair("2 no-op: the same again", "mixed", mixed)
+        with open(mixed / "d00" / "e0" / "f000000.txt", "a") as handle:
+            handle.write("changed\n")
+        write_big(mixed / "weights" / "shard-0.bin", sizes["big"], 99)
+        bench.pair(f"3 changed: 1 small + 1 × {big_mib} MiB", "mixed", mixed)
+
+        many = OUT / "data" / "many"
+        log("writing the many-files folder")
+        write_small_tree(many, sizes["many"], 2)
+        bench.pair(f"4 cold: {sizes['many']:,} small files", "many", many)
+
+        huge = OUT / "data" / "huge"
+        log("writing the huge file")
+        write_big(huge / "model.bin", sizes["huge"], 3)
+        bench.pair(f"5 cold: one {sizes['huge'] // MIB} MiB file", "huge", huge)
+
+        many_big = OUT / "data" / "many-big"
+        for index in range(16):
+            write_big(many_big / f"part-{index:02d}.bin", sizes["huge"] // 16, 40 + index)
+        log("hashing")
+        hashes = hashing(bench, huge / "model.bin", many_big)
+        shutil.rmtree(OUT / "data", ignore_errors=True)
+        log("start-up")
+        start = startup(bench, 10 if q else 30)
+        big = None if args.no_scale else scale(bench, sizes["scale"])
+        bench.notes.append(f"Whole run: {time.perf_counter() - started:.0f} s.")
+        report = render(bench, hashes, start, big, sizes, args.command + (" --quick" if q else ""))
+    finally:
+        bench.close()
+        if not args.keep:
+            shutil.rmtree(OUT, ignore_errors=True)
+    print(report)
+    if not q:
+        pathlib.Path(args.out).write_text(report)
+        log(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

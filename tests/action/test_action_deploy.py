@@ -61,6 +61,8 @@ def job(action, hf_deploy_bin, emulator, runner_dirs):
         env = base_env(runner_dirs, HF_ENDPOINT=emulator.url, HF_DEPLOY_BIN=hf_deploy_bin, **env_extra)
         result = action.run(inputs, workspace=workspace, env=env, timeout=300)
         for token in tokens:
+            # On a runner the binary masks every token before printing anything (AGENTS.md).
+            assert token in result.masks, "hf-deploy did not ::add-mask:: a token it was given"
             for text in (result.log, result.summary, json.dumps(result.outputs)):
                 assert token not in text, "a token leaked into the job log, summary or outputs"
         return result
@@ -158,7 +160,7 @@ def test_dry_run_changes_nothing(job, emulator, unique):
 def test_empty_token_is_an_auth_error_and_changes_nothing(job, emulator, unique):
     # A fork pull request gets an empty string for `${{ secrets.HF_TOKEN }}`.
     before = mutations(emulator)
-    result = job({"huggingface_repo": f"alice/{unique}", "hf_token": ""}, GRADIO_APP)
+    result = job({"huggingface_repo": f"alice/{unique}", "hf_token": ""}, GRADIO_APP, tokens=())
     assert result.returncode == 3, result.log
     assert "HF_TOKEN" in result.log or "hf_token" in result.log
     assert mutations(emulator) == before

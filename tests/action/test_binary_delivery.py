@@ -45,6 +45,10 @@ touch "$FAKE_MARKER"
 FAKE_CARGO = """#!/usr/bin/env bash
 set -euo pipefail
 printf '%s\\n' "$PWD" "$@" > "$FAKE_CARGO_LOG"
+# Never write into the real checkout (its target/ holds real builds).
+case "${CARGO_TARGET_DIR:-$PWD/target}" in
+  "$FAKE_REPO_ROOT"*) echo "fake cargo: refusing to build into $FAKE_REPO_ROOT" >&2; exit 97 ;;
+esac
 mkdir -p "$CARGO_TARGET_DIR/release"
 cp "$FAKE_DEPLOY_SOURCE" "$CARGO_TARGET_DIR/release/hf-deploy"
 chmod +x "$CARGO_TARGET_DIR/release/hf-deploy"
@@ -148,6 +152,7 @@ def job_env(runner_dirs, fakes, *, path_has_cargo=True, **extra):
         FAKE_MARKER=str(fakes["marker"]),
         FAKE_CARGO_LOG=str(fakes["cargo_log"]),
         FAKE_DEPLOY_SOURCE=str(fakes["deploy"]),
+        FAKE_REPO_ROOT=str(REPO_ROOT),
         CARGO_TARGET_DIR=str(fakes["target_dir"]),
         **extra,
     )
@@ -266,6 +271,15 @@ def test_local_action_or_branch_builds_without_downloading(action, runner_dirs, 
     env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF=ref, HF_DEPLOY_DOWNLOAD_BASE=server.base)
     assert_built_from_source(run(action, runner_dirs, env), fakes)
     assert server.requests == [], "a local action or a branch runs its own source, not a release"
+
+
+def test_local_action_builds_outside_the_workspace(action, runner_dirs, fakes):
+    """With `uses: ./` the action directory is the workspace; target/ must not land where source_dir: . reads."""
+    env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF="", GITHUB_WORKSPACE=str(REPO_ROOT))
+    del env["CARGO_TARGET_DIR"]
+    result = run(action, runner_dirs, env)
+    assert_built_from_source(result, fakes)
+    assert (runner_dirs["temp"] / "hf-deploy-target" / "release" / "hf-deploy").exists()
 
 
 def test_no_asset_and_no_cargo_fails_with_a_clear_message(action, runner_dirs, fakes, server):

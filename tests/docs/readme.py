@@ -21,8 +21,12 @@ def section(title: str) -> str:
         if match and match.group(2).strip() == title:
             level = len(match.group(1))
             body = []
+            fenced = False
             for inner in lines[index + 1:]:
-                heading = re.match(r"^(#+)\s", inner)
+                if inner.startswith("```"):
+                    fenced = not fenced
+                # A `# comment` inside a code block is not a heading.
+                heading = None if fenced else re.match(r"^(#+)\s", inner)
                 if heading and len(heading.group(1)) <= level:
                     break
                 body.append(inner)

@@ -151,7 +151,8 @@ class Deployer:
             env.setdefault("HF_DEPLOY_WAIT_TIMEOUT", "60")
             # The emulator's Spaces build in a poll or two: no need for the real Hub's 2 s interval.
             env.setdefault("HF_DEPLOY_POLL_INTERVAL_MS", "100")
-        self.hub.register(repo_type, repo_id)
+        if repo_type in ("model", "dataset", "space"):  # a bad-input test may pass another type on purpose
+            self.hub.register(repo_type, repo_id)
         proc = subprocess.run([self.path, "deploy"], env=env, capture_output=True, text=True, timeout=900)
         summary = summary_file.read_text() if summary_file.exists() else ""
         outputs = parse_github_output(output_file.read_text()) if output_file.exists() else {}

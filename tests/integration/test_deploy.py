@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import pathlib
 
@@ -160,3 +161,47 @@ def test_create_proxy_false_touches_no_proxy_repo(hub, deployer, workspace, name
     assert result.returncode == 0, result.stderr
     assert not hub.api.repo_exists(f"{repo_id}-proxy", repo_type="space")
     assert result.outputs["proxy_enabled"] == "false"
+
+
+@pytest.mark.case_model
+def test_dry_run_creates_nothing_and_reports_the_plan_as_json(hub, deployer, workspace, name):
+    repo_id = f"{hub.owner()}/{name}"
+    source = write_tree(workspace / "src", sample_files(None))
+    before = hub.emulator.mutations() if hub.emulator else None
+    result = deployer.run(source, repo_id, repo_type="model", dry_run="true", json="true")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["dry_run"] is True and report["changed"] is False and report["commit_sha"] is None
+    assert report["added"] == 3 and report["repo_id"] == repo_id
+    assert not hub.api.repo_exists(repo_id, repo_type="model")
+    if hub.emulator:
+        assert hub.emulator.mutations() == before
+
+
+@pytest.mark.case_model
+def test_bad_input_exits_2_and_changes_nothing(hub, deployer, workspace, name):
+    repo_id = f"{hub.owner()}/{name}"
+    source = write_tree(workspace / "src", {"a.txt": "a\n"})
+    before = hub.emulator.mutations() if hub.emulator else None
+    result = deployer.run(source, repo_id, repo_type="kernel")
+    assert result.returncode == 2
+    assert "repo_type" in result.stderr
+    assert "::error" in result.stdout
+    assert set(result.outputs) == {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url"}
+    if hub.emulator:
+        assert hub.emulator.mutations() == before
+
+
+@pytest.mark.case_space_public
+def test_gradio_space_runs_and_the_summary_shows_the_plan(hub, deployer, workspace, name):
+    repo_id = f"{hub.owner()}/{name}"
+    source = write_tree(workspace / "src", {"app.py": GRADIO_APP, "requirements.txt": "gradio\n"})
+    result = deployer.run(source, repo_id, repo_type="space", space_sdk="gradio")
+    assert result.returncode == 0, result.stderr
+    assert "| added |" in result.summary
+    assert "RUNNING" in result.stdout
+    info = hub.api.space_info(repo_id)
+    assert info.sdk == "gradio"
+    readme = pathlib.Path(hub.api.hf_hub_download(repo_id, "README.md", repo_type="space",
+                                                  cache_dir=workspace / "c")).read_text()
+    assert readme.startswith("---\n") and "sdk: gradio" in readme

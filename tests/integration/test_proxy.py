@@ -73,6 +73,7 @@ def test_proxy_settings_point_at_the_private_space_and_hold_no_token(hub, deploy
     assert variables["PROXY_TARGET_URL"] == target_host
     assert variables["PROXY_ALLOW_ORIGINS"] == ALLOWED_ORIGIN
     assert all(hub.token not in value for value in variables.values()), "a token in a public variable"
+    assert "PROXY_HF_TOKEN" in hub.api.get_space_secrets(deployed.proxy_repo)
     if hub.emulator is not None:
         # The emulator lets a test read the secret back; the Hub never does.
         assert hub.emulator.secret(deployed.proxy_repo, "PROXY_HF_TOKEN") == hub.token
@@ -126,6 +127,7 @@ def test_unchanged_redeploy_touches_neither_space(hub, deployed):
     proxy_head = hub.sha("space", deployed.proxy_repo)
     target_head = hub.sha("space", deployed.repo_id)
     before_vars = {k: v.updated_at for k, v in hub.api.get_space_variables(deployed.proxy_repo).items()}
+    before_secrets = {k: v.updated_at for k, v in hub.api.get_space_secrets(deployed.proxy_repo).items()}
     writes_before = hub.emulator.mutations() if hub.emulator is not None else 0
     again = deployed.deployer.run(deployed.source, deployed.repo_id, repo_type="space", **inputs())
     assert again.returncode == 0, again.stderr
@@ -133,5 +135,7 @@ def test_unchanged_redeploy_touches_neither_space(hub, deployed):
     assert hub.sha("space", deployed.repo_id) == target_head
     after_vars = {k: v.updated_at for k, v in hub.api.get_space_variables(deployed.proxy_repo).items()}
     assert after_vars == before_vars, "a variable was rewritten"
+    after_secrets = {k: v.updated_at for k, v in hub.api.get_space_secrets(deployed.proxy_repo).items()}
+    assert after_secrets == before_secrets, "the token secret was rewritten"
     if hub.emulator is not None:
         assert hub.emulator.mutations() == writes_before, "an unchanged redeploy wrote to the Hub"

@@ -4,10 +4,16 @@
 
 use std::collections::{HashMap, HashSet};
 
+use futures::stream::{self, StreamExt, TryStreamExt};
 use hub::{HubClient, PreuploadFile, RepoRef, TreeEntry, UploadMode};
 
 use crate::exit::Failure;
 use crate::source::LocalFile;
+
+/// Files per preupload request (huggingface.js uses 100; the Hub allows 256).
+const PREUPLOAD_CHUNK: usize = 100;
+/// Preupload requests in flight at once.
+const PREUPLOAD_CONCURRENCY: usize = 4;
 
 /// The only remote file that is never deleted: it holds the repo's LFS rules.
 pub const KEEP: &str = ".gitattributes";
@@ -137,38 +143,51 @@ pub async fn build(
     cache: &mut ModeCache,
 ) -> Result<Plan, Failure> {
     let diff = diff(local, remote, delete_stale);
-    let mut ask = Vec::new();
-    for (file, _) in &diff.changed {
-        let key = (file.path.clone(), file.sha256.clone());
-        if file.size > 0 && !cache.modes.contains_key(&key) {
-            let sample = file
-                .sample()
-                .map_err(|e| Failure::runtime(format!("reading {}: {e}", file.path)))?;
-            ask.push(PreuploadFile {
-                path: file.path.clone(),
-                size: file.size,
-                sample,
-            });
-        }
-    }
-    if !ask.is_empty() {
-        let answers = target
-            .client
-            .preupload(target.repo, target.revision, &ask, target.create_pr)
-            .await
-            .map_err(|e| Failure::hub("asking the Hub how to store the files (preupload)", e))?;
-        let sha_by_path: HashMap<&str, &str> = diff
-            .changed
-            .iter()
-            .map(|(f, _)| (f.path.as_str(), f.sha256.as_str()))
-            .collect();
-        for answer in answers {
-            if let Some(sha) = sha_by_path.get(answer.path.as_str()) {
-                cache.modes.insert(
-                    (answer.path.clone(), sha.to_string()),
-                    (answer.upload_mode == UploadMode::Lfs, answer.should_ignore),
-                );
+    let ask: Vec<&LocalFile> = diff
+        .changed
+        .iter()
+        .map(|(file, _)| *file)
+        .filter(|f| {
+            f.size > 0
+                && !cache
+                    .modes
+                    .contains_key(&(f.path.clone(), f.sha256.clone()))
+        })
+        .collect();
+    // Chunks go out concurrently (a cold deploy of thousands of files would otherwise wait one round trip
+    // per 100 files); samples are read per chunk, so only a few chunks' samples are in memory at once.
+    let answers: Vec<Vec<hub::PreuploadResult>> =
+        stream::iter(ask.chunks(PREUPLOAD_CHUNK).map(|chunk| async move {
+            let mut files = Vec::with_capacity(chunk.len());
+            for f in chunk {
+                let sample = f
+                    .sample()
+                    .map_err(|e| Failure::runtime(format!("reading {}: {e}", f.path)))?;
+                files.push(PreuploadFile {
+                    path: f.path.clone(),
+                    size: f.size,
+                    sample,
+                });
             }
+            target
+                .client
+                .preupload(target.repo, target.revision, &files, target.create_pr)
+                .await
+                .map_err(|e| Failure::hub("asking the Hub how to store the files (preupload)", e))
+        }))
+        .buffered(PREUPLOAD_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let sha_by_path: HashMap<&str, &str> = ask
+        .iter()
+        .map(|f| (f.path.as_str(), f.sha256.as_str()))
+        .collect();
+    for answer in answers.into_iter().flatten() {
+        if let Some(sha) = sha_by_path.get(answer.path.as_str()) {
+            cache.modes.insert(
+                (answer.path.clone(), sha.to_string()),
+                (answer.upload_mode == UploadMode::Lfs, answer.should_ignore),
+            );
         }
     }
     let mut plan = Plan {

@@ -200,8 +200,8 @@ async fn bad_inputs_fail_with_a_message_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_errors_are_one_object_with_the_exit_code() {
     let emu = emulator().await;
+    // In GitHub mode too: annotations and masks go to stderr, stdout holds only the JSON object.
     let run = Deploy::new(emu.url(), Some(ALICE))
-        .env("GITHUB_ACTIONS", "false")
         .input("huggingface_repo", "alice/x")
         .input("repo_type", "kernel")
         .arg("--json")

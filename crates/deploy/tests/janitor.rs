@@ -214,3 +214,66 @@ async fn failures_are_reported_and_others_still_deleted() {
     assert_eq!(report.deleted.len(), f.old.len() - 1);
     assert!(!report.failed[0].1.contains(TOKEN));
 }
+
+async fn run_cli(emu: &Emulator, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hf-deploy"));
+    cmd.arg("janitor")
+        .args(args)
+        .env("HF_ENDPOINT", emu.url())
+        .env_remove("GITHUB_ACTIONS");
+    cmd.env_remove("HF_DEPLOY_PROXY_HF_TOKEN")
+        .env_remove("HF_DEPLOY_JANITOR_NAMESPACE");
+    match token {
+        Some(t) => cmd.env("HF_TOKEN", t),
+        None => cmd.env_remove("HF_TOKEN"),
+    };
+    let out = cmd.output().await.unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+#[tokio::test]
+async fn command_line_dry_run_and_missing_token() {
+    let f = fixture().await;
+    f.emu.clear_journal();
+    let (code, stdout, stderr) = run_cli(
+        &f.emu,
+        Some(TOKEN),
+        &["--dry-run", "--json", "--older-than", "6h"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let result: serde_json::Value =
+        serde_json::from_str(stdout.trim()).expect("one JSON object on stdout");
+    assert_eq!(result["namespace"], "alice");
+    assert_eq!(result["dry_run"], true);
+    assert_eq!(
+        result["matched"].as_array().map(Vec::len),
+        Some(f.old.len())
+    );
+    assert_eq!(result["deleted"].as_array().map(Vec::len), Some(0));
+    assert_eq!(f.emu.mutation_count(), 0);
+    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+
+    let (code, _, stderr) = run_cli(&f.emu, None, &["--dry-run"]).await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("HF_TOKEN"), "{stderr}");
+
+    let (code, stdout, stderr) = run_cli(&f.emu, Some(TOKEN), &["--older-than", "6h"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.matches("deleted ").count(),
+        f.old.len() + 1,
+        "{stdout}"
+    );
+    for r in &f.old {
+        assert!(
+            f.client.repo_info(r, None).await.unwrap().is_none(),
+            "{r} should be gone"
+        );
+    }
+}

@@ -35,6 +35,25 @@ fn private_with_proxy(url: &str, path: &std::path::Path, target: &str) -> Deploy
         .arg("--json")
 }
 
+/// Collects what provisioning reports.
+#[derive(Default)]
+struct Lines(std::sync::Mutex<Vec<String>>);
+
+impl hf_deploy::report::Report for Lines {
+    fn info(&self, line: &str) {
+        self.0.lock().unwrap().push(format!("info: {line}"));
+    }
+    fn warn(&self, line: &str) {
+        self.0.lock().unwrap().push(format!("warn: {line}"));
+    }
+}
+
+impl Lines {
+    fn text(&self) -> String {
+        self.0.lock().unwrap().join("\n")
+    }
+}
+
 struct Proxy {
     url: String,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -48,6 +67,10 @@ async fn start_proxy(emu: &hub_emulator::Emulator, proxy_repo: &str) -> Proxy {
     let secret = emu
         .space_secret(proxy_repo, "PROXY_HF_TOKEN")
         .expect("the proxy Space has its token secret");
+    start_proxy_with(variables, secret).await
+}
+
+async fn start_proxy_with(variables: BTreeMap<String, String>, secret: String) -> Proxy {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -315,6 +338,28 @@ async fn bad_suffixes_and_someone_elses_space_get_exit_2_before_any_write() {
     }
     let model = run_with(None, "alice/model", "model").await;
     assert_eq!(model.code, 2, "create_proxy on a model: {}", model.stderr);
+    for bad_url in [
+        "ftp://x.example",
+        "https://user:pw@x.example",
+        "https://x.example/?q=1",
+        "x.example",
+    ] {
+        let run = Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/app")
+            .input("space_sdk", "gradio")
+            .input("create_proxy", "true")
+            .input("proxy_target_url", bad_url)
+            .input("source_dir", path.to_str().expect("utf-8"))
+            .run()
+            .await;
+        assert_eq!(
+            run.code,
+            2,
+            "proxy_target_url {bad_url:?}: {}",
+            run.visible()
+        );
+        assert!(!run.visible().contains("pw@"), "credentials echoed back");
+    }
     assert_eq!(emu.mutation_count(), 0);
 
     // Someone's own app already lives where the proxy would go: never overwrite it.
@@ -381,4 +426,98 @@ async fn a_dry_run_with_create_proxy_writes_nothing_and_names_the_proxy() {
         "{}",
         run.visible()
     );
+}
+
+/// The deploy's last step, `wait_and_probe`, against the real proxy: live and ready with the stored token;
+/// live but not ready (a warning, not a failure) when its upstream is unreachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_reports_a_live_proxy_and_warns_when_it_cannot_reach_the_private_space() {
+    let emu = emulator_with(|b| b.org("acme", &["alice", "bob"])).await;
+    let url = emu.url().to_string();
+    let (_dir, path) = source(APP);
+    let run = private_with_proxy(&url, &path, "acme/probe").run().await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let proxy_id = hub::RepoId::parse("acme/probe-proxy").expect("id");
+    let c = client(&url);
+    let timeout = std::time::Duration::from_secs(10);
+
+    let good = start_proxy(&emu, "acme/probe-proxy").await;
+    let lines = Lines::default();
+    hf_deploy::proxy_space::probe::wait_and_probe(&c, &proxy_id, &good.url, timeout, true, &lines)
+        .await
+        .expect("probe");
+    let text = lines.text();
+    assert!(
+        text.contains("is live") && text.contains("reaches its upstream"),
+        "{text}"
+    );
+    assert!(!text.contains("warn:"), "{text}");
+    let _ = good.stop.send(());
+    let _ = good.task.await;
+
+    // An upstream that is gone: a port nothing listens on any more.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let mut vars = emu.space_variables("acme/probe-proxy");
+    vars.insert("PROXY_TARGET_URL".into(), closed);
+    vars.insert("PROXY_WAKE_RETRY_SECS".into(), "0".into());
+    let bad = start_proxy_with(vars, BOB_READ.to_string()).await;
+    let lines = Lines::default();
+    hf_deploy::proxy_space::probe::wait_and_probe(&c, &proxy_id, &bad.url, timeout, true, &lines)
+        .await
+        .expect("a probe failure is a warning");
+    let text = lines.text();
+    assert!(
+        text.contains("is live") && text.contains("warn:") && text.contains("cannot reach"),
+        "{text}"
+    );
+    let _ = bad.stop.send(());
+    let _ = bad.task.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_proxy_token_gets_exit_3_before_any_write_and_is_never_shown() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, path) = source(APP);
+    let bogus = "hf_not_a_valid_proxy_token_4242";
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/badtoken")
+        .input("space_sdk", "gradio")
+        .input("private", "true")
+        .input("create_proxy", "true")
+        .input("source_dir", path.to_str().expect("utf-8"))
+        .env("HF_DEPLOY_PROXY_HF_TOKEN", bogus)
+        .run()
+        .await;
+    assert_eq!(run.code, 3, "{}", run.visible());
+    assert!(
+        run.visible().contains("proxy_hf_token"),
+        "{}",
+        run.visible()
+    );
+    assert!(!run.visible().contains(bogus), "the proxy token leaked");
+    assert_eq!(emu.mutation_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_target_url_overrides_the_spaces_own_url() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, path) = source(APP);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/custom")
+        .input("space_sdk", "gradio")
+        .input("private", "true")
+        .input("create_proxy", "true")
+        .input("proxy_target_url", "https://api.example.com/")
+        .input("source_dir", path.to_str().expect("utf-8"))
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.visible());
+    let vars = emu.space_variables("alice/custom-proxy");
+    assert_eq!(vars["PROXY_TARGET_URL"], "https://api.example.com");
+    assert_eq!(vars["PROXY_ALLOW_ORIGINS"], "*");
 }

@@ -99,7 +99,8 @@ async fn the_written_template_is_the_proxy_crate_and_builds_alone() {
             assert_eq!(
                 bytes,
                 std::fs::read(source_file).expect("read"),
-                "{space_path} differs from crates/proxy"
+                "{space_path} differs from crates/proxy (the binary embeds the template at build time: was \
+                 crates/proxy edited after hf-deploy was built?)"
             );
         }
         let dest = out.path().join(space_path);
@@ -124,6 +125,42 @@ async fn the_written_template_is_the_proxy_crate_and_builds_alone() {
             .expect("cargo runs");
     assert!(
         status.success(),
-        "the proxy Space's files do not build on their own"
+        "the proxy Space's files do not build on their own (offline: `cargo fetch --locked` in crates/proxy first)"
+    );
+}
+
+/// (name, version) of every package in a Cargo.lock.
+fn locked_packages(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).expect("read Cargo.lock");
+    let mut out = Vec::new();
+    let mut name = None;
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("name = ") {
+            name = Some(v.trim_matches('"').to_string());
+        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take()) {
+            out.push((n, v.trim_matches('"').to_string()));
+        }
+    }
+    out
+}
+
+/// The demo and these tests run the proxy through a path dependency, resolved by the workspace's Cargo.lock;
+/// the Space builds it from its own. Same versions on both sides means the tested proxy is the shipped one
+/// (and the offline build above finds every crate already downloaded).
+#[test]
+fn the_proxy_lock_pins_the_versions_the_workspace_tests() {
+    let workspace =
+        locked_packages(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock"));
+    let proxy = locked_packages(&proxy_crate().join("Cargo.lock"));
+    assert!(proxy.len() > 5, "crates/proxy/Cargo.lock looks empty");
+    let drift: Vec<String> = proxy
+        .iter()
+        .filter(|p| p.0 != "hf-space-proxy" && !workspace.contains(p))
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect();
+    assert!(
+        drift.is_empty(),
+        "crates/proxy/Cargo.lock has versions the workspace lock lacks: {drift:?}; align them with \
+         `cargo update -p NAME --precise VERSION` (in the workspace or in crates/proxy)"
     );
 }

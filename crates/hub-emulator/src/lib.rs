@@ -274,6 +274,24 @@ impl Emulator {
         }
     }
 
+    /// Makes the Space's app listener forward to `upstream` (e.g. `http://127.0.0.1:PORT`, a real
+    /// app such as the proxy) instead of the built-in test app; `None` restores the test app.
+    /// The access check and header rewriting stay in front. Returns false for an unknown Space.
+    pub fn set_space_app_upstream(&self, repo_id: &str, upstream: Option<&str>) -> bool {
+        let mut st = self.shared.lock();
+        match st
+            .repos
+            .get_mut(&state::RepoKey::new(state::RepoType::Space, repo_id))
+            .and_then(|r| r.space.as_mut())
+        {
+            Some(s) => {
+                s.upstream = upstream.map(str::to_string);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Stops serving and waits for the accept loop to end.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);

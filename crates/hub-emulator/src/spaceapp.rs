@@ -9,12 +9,15 @@ use crate::server::{self, Peer};
 use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use bytes::Bytes;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -36,6 +39,7 @@ pub struct AppHandle {
 struct AppCtx {
     hub: Weak<Shared>,
     id: u64,
+    client: Client<HttpConnector, Body>,
 }
 
 /// Binds `127.0.0.1:0` and serves the app until the handle is dropped.
@@ -49,6 +53,7 @@ pub fn start(hub: &Arc<Shared>) -> std::io::Result<AppHandle> {
     let ctx = Arc::new(AppCtx {
         hub: Arc::downgrade(hub),
         id,
+        client: Client::builder(TokioExecutor::new()).build_http(),
     });
     let app = router(ctx);
     tokio::spawn(server::serve(listener, app, rx));
@@ -91,9 +96,12 @@ async fn gate(State(app): State<Arc<AppCtx>>, mut req: Request, next: Next) -> R
                 .and_then(|s| s.app.as_ref())
                 .is_some_and(|a| a.id == app.id)
         });
+        let upstream = repo
+            .and_then(|r| r.space.as_ref())
+            .and_then(|s| s.upstream.clone());
         match repo {
             None => Err(StatusCode::NOT_FOUND),
-            Some(r) if !r.private => Ok(()),
+            Some(r) if !r.private => Ok(upstream),
             Some(r) => match token.as_ref().and_then(|t| st.tokens.get(t)) {
                 Some(g) => {
                     let c = auth::Caller {
@@ -101,7 +109,7 @@ async fn gate(State(app): State<Arc<AppCtx>>, mut req: Request, next: Next) -> R
                         role: g.role,
                     };
                     if auth::can_read(&st, Some(&c), r) {
-                        Ok(())
+                        Ok(upstream)
                     } else {
                         Err(StatusCode::NOT_FOUND)
                     }
@@ -112,14 +120,10 @@ async fn gate(State(app): State<Arc<AppCtx>>, mut req: Request, next: Next) -> R
         }
     };
     drop(hub);
-    if let Err(status) = verdict {
-        let msg = if status == StatusCode::UNAUTHORIZED {
-            "Sign in or pass a token with read access to this private Space"
-        } else {
-            "Space not found"
-        };
-        return (status, msg).into_response();
-    }
+    let upstream = match verdict {
+        Ok(u) => u,
+        Err(status) => return refused(status),
+    };
     let peer = req.extensions().get::<Peer>().map(|c| c.0.ip().to_string());
     let headers = req.headers_mut();
     headers.remove("x-hf-authorization");
@@ -132,7 +136,38 @@ async fn gate(State(app): State<Arc<AppCtx>>, mut req: Request, next: Next) -> R
             headers.insert("x-forwarded-for", v);
         }
     }
-    next.run(req).await
+    match upstream {
+        Some(origin) => forward(&app.client, &origin, req).await,
+        None => next.run(req).await,
+    }
+}
+
+fn refused(status: StatusCode) -> Response {
+    let msg = if status == StatusCode::UNAUTHORIZED {
+        "Sign in or pass a token with read access to this private Space"
+    } else {
+        "Space not found"
+    };
+    (status, msg).into_response()
+}
+
+/// Streams the request to `origin` (plain HTTP; WebSocket upgrades are not forwarded).
+async fn forward(client: &Client<HttpConnector, Body>, origin: &str, req: Request) -> Response {
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let uri: Uri = match format!("{}{pq}", origin.trim_end_matches('/')).parse() {
+        Ok(u) => u,
+        Err(_) => return (StatusCode::BAD_GATEWAY, "invalid upstream URL").into_response(),
+    };
+    let (mut parts, body) = req.into_parts();
+    parts.uri = uri;
+    match client.request(Request::from_parts(parts, body)).await {
+        Ok(resp) => resp.map(Body::new),
+        Err(e) => (StatusCode::BAD_GATEWAY, format!("upstream error: {e}")).into_response(),
+    }
 }
 
 async fn echo(req: Request) -> Response {

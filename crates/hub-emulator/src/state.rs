@@ -151,6 +151,8 @@ pub struct SpaceState {
     /// The app's loopback origin, `http://127.0.0.1:PORT`.
     pub host: String,
     pub app: Option<crate::spaceapp::AppHandle>,
+    /// When set, the Space's app listener forwards to this origin instead of the built-in app.
+    pub upstream: Option<String>,
     pub builds: u32,
 }
 

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -30,12 +30,23 @@ pub struct LfsStore {
 }
 
 impl LfsStore {
-    /// Objects live in `DIR/lfs/objects` with `--data-dir DIR`, else in a temp dir removed on drop.
+    /// Objects live in `DIR/lfs/objects` with `--data-dir DIR`, else in a temp dir removed on drop:
+    /// under `/dev/shm` when it is usable (RAM-backed, so the disk's page-cache throttling never
+    /// caps upload speed), else the system temp dir.
     pub fn new(data_dir: Option<&Path>) -> io::Result<Self> {
         let (root, temp) = match data_dir {
             Some(d) => (d.join("lfs"), None),
             None => {
-                let t = tempfile::Builder::new().prefix("hub-emulator-").tempdir()?;
+                let builder = || {
+                    let mut b = tempfile::Builder::new();
+                    b.prefix("hub-emulator-");
+                    b
+                };
+                let shm = Path::new("/dev/shm");
+                let t = match shm.is_dir().then(|| builder().tempdir_in(shm)) {
+                    Some(Ok(t)) => t,
+                    _ => builder().tempdir()?,
+                };
                 (t.path().to_path_buf(), Some(t))
             }
         };
@@ -104,7 +115,8 @@ impl LfsStore {
         let (tx, mut rx) = mpsc::channel::<Bytes>(64);
         let path = tmp.clone();
         let writer = tokio::task::spawn_blocking(move || -> io::Result<(String, u64)> {
-            let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+            // Frames are large (hyper reads up to ~400 KiB at a time): write them as they come.
+            let mut w = File::create(&path)?;
             let mut h = Sha256::new();
             let mut n = 0u64;
             while let Some(chunk) = rx.blocking_recv() {

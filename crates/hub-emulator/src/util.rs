@@ -60,7 +60,6 @@ pub fn sha1_hex(parts: &[&[u8]]) -> String {
     hex::encode(h.finalize())
 }
 
-
 /// The Git LFS pointer file the repo stores in place of an LFS object.
 pub fn lfs_pointer(sha256: &str, size: u64) -> String {
     format!("version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n")

@@ -236,4 +236,36 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&header_line(&c)).unwrap();
         assert!(v["value"].get("parentCommit").is_none());
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn every_line_is_one_json_object_that_roundtrips(path in "\\PC{1,60}", content in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let op = CommitOperation::AddBytes { path: path.clone(), content: content.clone() };
+                let line = operation_line(&op, None);
+                prop_assert!(!line.contains('\n'));
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                prop_assert_eq!(v["key"].as_str(), Some("file"));
+                prop_assert_eq!(v["value"]["path"].as_str(), Some(path.as_str()));
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let decoded = b64.decode(v["value"]["content"].as_str().unwrap()).unwrap();
+                prop_assert_eq!(decoded, content);
+                let del = operation_line(&CommitOperation::Delete { path: path.clone() }, None);
+                prop_assert!(!del.contains('\n'));
+            }
+
+            #[test]
+            fn header_survives_any_summary(summary in "\\PC{0,200}", description in "(\\PC|\n){0,200}") {
+                let c = CommitRequest { summary: summary.clone(), description: description.clone(), ..Default::default() };
+                let line = header_line(&c);
+                prop_assert!(!line.contains('\n'));
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                prop_assert_eq!(v["value"]["summary"].as_str(), Some(summary.as_str()));
+                prop_assert_eq!(v["value"]["description"].as_str(), Some(description.as_str()));
+            }
+        }
+    }
 }

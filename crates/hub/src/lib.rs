@@ -50,4 +50,6 @@ pub use retry::RetryPolicy;
 pub use spaces::{LogKind, SpaceRuntime};
 pub use token::Token;
 pub use tree::TreeEntry;
-pub use upload::{LfsBatchObject, LfsObject, PreuploadFile, PreuploadResult, UploadMode};
+pub use upload::{
+    LfsBatchObject, LfsObject, PreuploadFile, PreuploadResult, UploadMode, MAX_FILES_PER_REQUEST,
+};

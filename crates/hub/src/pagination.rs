@@ -54,4 +54,24 @@ mod tests {
         assert_eq!(next_link(""), None);
         assert_eq!(next_link("<unterminated"), None);
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_target_roundtrips(target in "https?://[a-z0-9.:]{1,20}/[A-Za-z0-9/?&=%,;_.-]{0,80}", other in "[a-z]{1,8}") {
+                let value = format!("<{target}>; rel=\"{other}x\", <{target}&n=1>; rel=\"next\"");
+                let expected = format!("{target}&n=1");
+                prop_assert_eq!(next_link(&value), Some(expected));
+                prop_assert_eq!(next_link(&format!("<{target}>; rel=\"{other}x\"")), None);
+            }
+
+            #[test]
+            fn never_panics(value in "\\PC{0,200}") {
+                let _ = next_link(&value);
+            }
+        }
+    }
 }

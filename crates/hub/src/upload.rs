@@ -13,8 +13,9 @@ use crate::encode;
 use crate::error::{HubError, Result};
 use crate::repo::RepoRef;
 
-/// Files per preupload / LFS batch call (huggingface.js uses 100; the Hub allows 256).
-pub const CHUNK: usize = 100;
+/// Most files per preupload / LFS batch request: what huggingface_hub sends (256; the
+/// Hub's limit). Larger slices are split internally.
+pub const MAX_FILES_PER_REQUEST: usize = 256;
 
 /// A file to ask preupload about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +131,7 @@ struct RawLfsError {
 
 impl HubClient {
     /// Asks the Hub how each file must be uploaded and what it already holds there.
-    /// Sent in chunks of [`CHUNK`]; answers come back in request order.
+    /// Sent in chunks of [`MAX_FILES_PER_REQUEST`]; answers come back in request order.
     pub async fn preupload(
         &self,
         repo: &RepoRef,
@@ -145,7 +146,7 @@ impl HubClient {
         }
         let b64 = base64::engine::general_purpose::STANDARD;
         let mut out = Vec::with_capacity(files.len());
-        for chunk in files.chunks(CHUNK) {
+        for chunk in files.chunks(MAX_FILES_PER_REQUEST) {
             let body = json!({
                 "files": chunk.iter().map(|f| json!({
                     "path": f.path, "sample": b64.encode(&f.sample), "size": f.size
@@ -186,7 +187,7 @@ impl HubClient {
         Ok(out)
     }
 
-    /// LFS batch negotiation (`basic` + `multipart`), in chunks of [`CHUNK`].
+    /// LFS batch negotiation (`basic` + `multipart`), in chunks of [`MAX_FILES_PER_REQUEST`].
     /// Objects without actions are already stored. Any per-object error fails the call.
     pub async fn lfs_batch(
         &self,
@@ -201,7 +202,7 @@ impl HubClient {
             repo.id
         );
         let mut out = Vec::with_capacity(objects.len());
-        for chunk in objects.chunks(CHUNK) {
+        for chunk in objects.chunks(MAX_FILES_PER_REQUEST) {
             let body = json!({
                 "operation": "upload",
                 "transfers": ["basic", "multipart"],

@@ -97,51 +97,9 @@ async fn errors_never_contain_the_token() {
     assert_eq!(emu.token_leaks(), 0);
 }
 
-/// A tiny HTTP/1.1 server that records each request head and answers 200 with an ETag.
-async fn capture_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let log = log.clone();
-            tokio::spawn(async move {
-                loop {
-                    let mut buf = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !buf.ends_with(b"\r\n\r\n") {
-                        if sock.read(&mut byte).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        buf.push(byte[0]);
-                    }
-                    let head = String::from_utf8_lossy(&buf).to_string();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    let mut body = vec![0u8; len];
-                    sock.read_exact(&mut body).await.unwrap();
-                    log.lock().unwrap().push(head);
-                    let reply =
-                        "HTTP/1.1 200 OK\r\nETag: \"etag-1\"\r\nContent-Length: 2\r\n\r\n{}";
-                    sock.write_all(reply.as_bytes()).await.unwrap();
-                }
-            });
-        }
-    });
-    (url, seen)
-}
-
 #[tokio::test]
 async fn token_goes_to_verify_but_never_to_transfer_urls() {
-    let (url, seen) = capture_server().await;
+    let (url, seen) = scripted(vec![answer("200 OK", &[("ETag", "\"etag-1\"")], "{}")]).await;
     let c = HubClient::new(&url, Token::new(ALICE)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "f.bin", b"abc");

@@ -53,7 +53,11 @@ async fn folder_roundtrip_basic_multipart_regular() {
         .iter()
         .filter(|e| e.method == "PUT" && e.status == 200)
         .count();
-    assert_eq!(parts, 1 + big.div_ceil(PART as usize), "one basic PUT plus every part");
+    assert_eq!(
+        parts,
+        1 + big.div_ceil(PART as usize),
+        "one basic PUT plus every part"
+    );
     assert_eq!(emu.token_leaks(), 0);
 
     // A second run changes nothing: preupload answers with the same oids.
@@ -184,4 +188,39 @@ async fn paged_tree_lists_every_file() {
         .filter(|e| e.path.contains("/tree/"))
         .count();
     assert!(pages >= 4, "expected several tree pages, got {pages}");
+}
+
+#[tokio::test]
+async fn preupload_splits_large_requests_and_keeps_order() {
+    let emu = emulator().await;
+    let c = client(&emu, ALICE);
+    let repo = model("alice/wide");
+    c.create_repo(&repo, &CreateRepo::default()).await.unwrap();
+    let n = hub::MAX_FILES_PER_REQUEST + 44;
+    let files: Vec<hub::PreuploadFile> = (0..n)
+        .map(|i| hub::PreuploadFile {
+            path: format!("f{i:04}.{}", if i % 3 == 0 { "bin" } else { "txt" }),
+            size: 10,
+            sample: if i % 3 == 0 {
+                vec![0; 10]
+            } else {
+                b"0123456789".to_vec()
+            },
+        })
+        .collect();
+    let answers = c.preupload(&repo, "main", &files, false).await.unwrap();
+    assert_eq!(answers.len(), n);
+    for (i, (asked, got)) in files.iter().zip(&answers).enumerate() {
+        assert_eq!(asked.path, got.path);
+        let lfs = i % 3 == 0;
+        assert_eq!(got.upload_mode == hub::UploadMode::Lfs, lfs, "{}", got.path);
+        assert!(got.remote_oid.is_none());
+    }
+    assert_eq!(
+        emu.journal()
+            .iter()
+            .filter(|e| e.path.contains("/preupload/"))
+            .count(),
+        2
+    );
 }

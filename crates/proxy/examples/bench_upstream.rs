@@ -19,7 +19,10 @@ struct Zeros(u64, Bytes);
 impl hyper::body::Body for Zeros {
     type Data = Bytes;
     type Error = Infallible;
-    fn poll_frame(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         if self.0 == 0 {
             return Poll::Ready(None);
         }
@@ -42,23 +45,35 @@ async fn handle(req: Request<hyper::body::Incoming>) -> Result<Response<B>, Infa
             .and_then(|q| q.strip_prefix("bytes="))
             .and_then(|v| v.parse().ok())
             .unwrap_or(0u64);
-        return Ok(Response::new(Zeros(n, Bytes::from(vec![0u8; 64 * 1024])).boxed_unsync()));
+        return Ok(Response::new(
+            Zeros(n, Bytes::from(vec![0u8; 64 * 1024])).boxed_unsync(),
+        ));
     }
     let mut r = Response::new(Full::new(Bytes::from_static(b"hello, world\n")).boxed_unsync());
-    r.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+    r.headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
     Ok(r)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".into());
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
-    println!("listening on http://{}", listener.local_addr().expect("addr"));
+    println!(
+        "listening on http://{}",
+        listener.local_addr().expect("addr")
+    );
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(handle)).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service_fn(handle))
+                .await;
         });
     }
 }

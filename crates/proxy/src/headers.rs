@@ -4,36 +4,53 @@ use std::sync::Arc;
 
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING, CONNECTION, COOKIE, HOST, LOCATION,
-    PROXY_AUTHORIZATION, SET_COOKIE, UPGRADE,
+    SET_COOKIE, UPGRADE,
 };
 
 use crate::config::Origin;
 use crate::rewrite::{self, Patterns};
 
 /// Hop-by-hop headers (RFC 9110 7.6.1, plus the legacy ones proxies still see).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
-];
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+    )
+}
 
-/// Caller headers that carry credentials or that the proxy sets itself.
-const STRIPPED_FROM_REQUESTS: [&str; 8] = [
-    "authorization",
-    "x-hf-authorization",
-    "proxy-authorization",
-    "x-ip-token",
-    crate::limits::API_KEY_HEADER,
-    "forwarded",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-];
+/// Caller headers that carry credentials or that the proxy sets itself (`Expect` is answered by the
+/// proxy's own server side).
+fn is_stripped_from_requests(name: &str) -> bool {
+    matches!(
+        name,
+        "expect"
+            | "authorization"
+            | "x-hf-authorization"
+            | "proxy-authorization"
+            | "x-ip-token"
+            | crate::limits::API_KEY_HEADER
+            | "forwarded"
+            | "x-forwarded-host"
+            | "x-forwarded-proto"
+    )
+}
+
+/// Removes every header whose name matches: one pass over the (few) headers present rather than one
+/// lookup per candidate name.
+fn remove_where(h: &mut HeaderMap, doomed: impl Fn(&str) -> bool) {
+    let names: Vec<HeaderName> = h.keys().filter(|k| doomed(k.as_str())).cloned().collect();
+    for name in names {
+        h.remove(name);
+    }
+}
 
 /// The cookie that carries a Space session; the caller's own must not reach the private Space.
 const SPACES_JWT_COOKIE: &str = "spaces-jwt";
@@ -50,13 +67,14 @@ fn connection_listed(h: &HeaderMap) -> Vec<HeaderName> {
         .collect()
 }
 
-fn strip_hop_by_hop(h: &mut HeaderMap) {
-    for name in connection_listed(h) {
-        h.remove(name);
+/// Removes the headers named in `Connection`, then hop-by-hop headers and whatever `also` matches.
+fn strip_hop_by_hop(h: &mut HeaderMap, also: impl Fn(&str) -> bool) {
+    if h.contains_key(CONNECTION) {
+        for name in connection_listed(h) {
+            h.remove(name);
+        }
     }
-    for name in HOP_BY_HOP {
-        h.remove(name);
-    }
+    remove_where(h, |n| is_hop_by_hop(n) || also(n));
 }
 
 /// True when the request asks for a WebSocket (or other) upgrade.
@@ -86,12 +104,10 @@ pub(crate) fn prepare_request(h: &mut HeaderMap, inj: &Injected<'_>) {
     } else {
         None
     };
-    strip_hop_by_hop(h);
-    for name in STRIPPED_FROM_REQUESTS {
-        h.remove(name);
+    strip_hop_by_hop(h, is_stripped_from_requests);
+    if h.contains_key(COOKIE) {
+        strip_cookie(h);
     }
-    h.remove(PROXY_AUTHORIZATION);
-    strip_cookie(h);
     h.insert(HOST, inj.host.clone());
     if let Some((name, value)) = inj.token {
         h.insert(name.clone(), value.clone());
@@ -168,17 +184,9 @@ pub(crate) fn clean_response(h: &mut HeaderMap, upgrade: bool, patterns: Option<
     } else {
         None
     };
-    strip_hop_by_hop(h);
-    let dropped: Vec<HeaderName> = h
-        .keys()
-        .filter(|k| {
-            k.as_str().starts_with("x-proxied-") || k.as_str().starts_with("access-control-")
-        })
-        .cloned()
-        .collect();
-    for name in dropped {
-        h.remove(name);
-    }
+    strip_hop_by_hop(h, |n| {
+        n.starts_with("x-proxied-") || n.starts_with("access-control-")
+    });
     let cookies: Vec<HeaderValue> = h
         .get_all(SET_COOKIE)
         .iter()

@@ -41,7 +41,10 @@ pub(crate) fn check_api_key<'k>(keys: &'k [Vec<u8>], presented: Option<&[u8]>) -
 /// edge appends the real address last; earlier entries are the caller's to forge), else the peer address.
 pub(crate) fn caller_key(headers: &HeaderMap, peer: IpAddr, api_key: Option<&[u8]>) -> String {
     if let Some(k) = api_key {
-        return format!("key:{}", String::from_utf8_lossy(k));
+        let mut s = String::with_capacity(4 + k.len());
+        s.push_str("key:");
+        s.push_str(&String::from_utf8_lossy(k));
+        return s;
     }
     let last = headers
         .get_all("x-forwarded-for")
@@ -51,10 +54,15 @@ pub(crate) fn caller_key(headers: &HeaderMap, peer: IpAddr, api_key: Option<&[u8
         .and_then(|v| v.rsplit(',').next())
         .map(str::trim)
         .filter(|v| !v.is_empty());
+    let mut s = String::with_capacity(48);
+    s.push_str("ip:");
     match last {
-        Some(ip) => format!("ip:{ip}"),
-        None => format!("ip:{peer}"),
+        Some(ip) => s.push_str(ip),
+        None => {
+            let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{peer}"));
+        }
     }
+    s
 }
 
 /// Token buckets, one per caller key.

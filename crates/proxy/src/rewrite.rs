@@ -150,8 +150,9 @@ pub(crate) fn is_static_asset(path: &str) -> bool {
         ".js", ".mjs", ".css", ".map", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".ico",
         ".woff", ".woff2", ".wasm", ".mp4", ".ttf",
     ];
-    let lower = path.to_ascii_lowercase();
-    EXT.iter().any(|e| lower.ends_with(e))
+    let p = path.as_bytes();
+    EXT.iter()
+        .any(|e| p.len() >= e.len() && p[p.len() - e.len()..].eq_ignore_ascii_case(e.as_bytes()))
 }
 
 /// Rewrites an absolute `Location` that names the upstream; other hosts pass unchanged (never followed).

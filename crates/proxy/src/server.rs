@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::io;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +36,27 @@ pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
 pub async fn serve(
     config: Config,
     listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    serve_boxed(config, listener, Box::pin(shutdown)).await
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Non-generic and boxed on purpose: the whole server (hyper's generic code included) is then compiled
+/// once, in this crate, instead of in each crate that calls `serve` (it was ~10 s of the binary's build).
+fn serve_boxed(
+    config: Config,
+    listener: TcpListener,
+    shutdown: BoxFuture<'_, ()>,
+) -> BoxFuture<'_, io::Result<()>> {
+    Box::pin(serve_inner(config, listener, shutdown))
+}
+
+async fn serve_inner(
+    config: Config,
+    listener: TcpListener,
+    mut shutdown: BoxFuture<'_, ()>,
 ) -> io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let log = config.log.clone();
@@ -44,7 +64,16 @@ pub async fn serve(
     let state = Arc::new(State::new(config, stop_rx.clone()).map_err(io::Error::other)?);
     let permits = Arc::new(Semaphore::new(max_connections));
     let mut tasks = JoinSet::new();
-    let mut shutdown = pin!(shutdown);
+    let flusher = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::log::FLUSH_EVERY);
+            loop {
+                tick.tick().await;
+                log.flush();
+            }
+        })
+    };
 
     loop {
         let accepted = match race(listener.accept(), shutdown.as_mut()).await {
@@ -113,5 +142,7 @@ pub async fn serve(
         tasks.abort_all();
         log.line("drain timeout: closed the remaining connections");
     }
+    flusher.abort();
+    log.flush();
     Ok(())
 }

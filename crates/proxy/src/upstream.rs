@@ -20,8 +20,7 @@ use tokio_rustls::TlsConnector;
 use crate::body::Body;
 use crate::config::{Config, Target};
 
-/// Idle connections kept for reuse, and how long.
-const MAX_IDLE: usize = 256;
+/// How long an idle connection is kept for reuse.
 const IDLE_FOR: Duration = Duration::from_secs(60);
 
 /// Why the upstream call failed. Details stay in the log; callers get a fixed message.
@@ -40,7 +39,10 @@ pub(crate) struct Upstream {
     target: Target,
     tls: Option<(TlsConnector, ServerName<'static>)>,
     connect_timeout: Duration,
+    /// Pooled connections, busy or idle. Capped at `PROXY_MAX_CONNECTIONS`: each in-flight client request
+    /// holds at most one, so the cap only bounds idle leftovers after a burst.
     idle: Mutex<Vec<(SendRequest<Body>, Instant)>>,
+    max_pooled: usize,
 }
 
 /// The request-target for the upstream: the caller's path and query as-is (origin-form). A caller's
@@ -92,6 +94,7 @@ impl Upstream {
             tls,
             connect_timeout: config.connect_timeout,
             idle: Mutex::new(Vec::new()),
+            max_pooled: config.max_connections,
         })
     }
 
@@ -143,7 +146,8 @@ impl Upstream {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        idle.retain(|(sender, since)| !sender.is_closed() && since.elapsed() < IDLE_FOR);
+        let now = Instant::now();
+        idle.retain(|(sender, since)| !sender.is_closed() && now.duration_since(*since) < IDLE_FOR);
         let pos = idle.iter().rposition(|(sender, _)| sender.is_ready())?;
         Some(idle.swap_remove(pos).0)
     }
@@ -155,7 +159,7 @@ impl Upstream {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if idle.len() < MAX_IDLE {
+        if idle.len() < self.max_pooled {
             idle.push((sender, Instant::now()));
         }
     }

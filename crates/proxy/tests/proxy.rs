@@ -596,3 +596,104 @@ async fn keep_alive_reuses_upstream_connections() {
     }
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn streams_are_cut_by_idle_timeout_and_by_max_lifetime() {
+    for limit in [
+        ("PROXY_IDLE_TIMEOUT_SECS", "1"),
+        ("PROXY_MAX_STREAM_SECS", "1"),
+    ] {
+        let up = start_upstream().await;
+        let proxy = start_proxy(&up.origin, &[limit]).await;
+        let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+        s.write_all(b"GET /sse HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        read_until(&mut s, &mut buf, b"}\n\n").await;
+        // The upstream never sends its second event (no release): the proxy must end the stream itself.
+        let mut rest = Vec::new();
+        let read = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut rest);
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(20), read).await;
+        assert!(closed.is_ok(), "{limit:?}: the stream was not cut");
+        assert!(!String::from_utf8_lossy(&rest).contains("done"));
+        proxy.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn shutdown_drains_in_flight_streams() {
+    let up = start_upstream().await;
+    let draining = std::sync::Arc::new(tokio::sync::Notify::new());
+    let seen_drain = draining.clone();
+    let config = hf_space_proxy::Config::from_map([
+        ("PROXY_TARGET_URL", up.origin.as_str()),
+        ("PROXY_HF_TOKEN", TOKEN),
+    ])
+    .unwrap()
+    .with_log_sink(std::sync::Arc::new(move |line: &str| {
+        if line.contains("shutting down") {
+            seen_drain.notify_one();
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(hf_space_proxy::serve(config, listener, async move {
+        let _ = stopped.await;
+    }));
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /sse HTTP/1.1\r\nHost: p\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    read_until(&mut s, &mut buf, b"}\n\n").await;
+    stop.send(()).unwrap();
+    // Only once the proxy is draining does the upstream finish its stream: it must still reach the caller.
+    draining.notified().await;
+    assert!(!server.is_finished());
+    up.release.notify_one();
+    read_until(&mut s, &mut buf, b"data: done\n\n").await;
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn expect_continue_is_answered_by_the_proxy() {
+    let up = start_upstream().await;
+    let proxy = start_proxy(&up.origin, &[]).await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: p\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    read_until(&mut s, &mut buf, b"100 Continue\r\n\r\n").await;
+    s.write_all(b"hello").await.unwrap();
+    read_until(&mut s, &mut buf, b"body-bytes: 5\n").await;
+    assert!(up.last().headers.get("expect").is_none());
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn idle_websocket_tunnel_is_closed() {
+    let up = start_upstream().await;
+    let proxy = start_proxy(&up.origin, &[("PROXY_IDLE_TIMEOUT_SECS", "1")]).await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: p\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    read_until(&mut s, &mut buf, b"\r\n\r\n").await;
+    s.write_all(b"ping").await.unwrap();
+    read_until(&mut s, &mut buf, b"ping").await;
+    let mut rest = Vec::new();
+    let read = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut rest);
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(20), read).await;
+    assert!(closed.is_ok(), "an idle tunnel was not closed");
+    let logs = proxy.stop().await;
+    assert!(
+        logs.iter().any(|l| l.contains("websocket tunnel closed")),
+        "{logs:?}"
+    );
+}

@@ -97,6 +97,12 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
         );
         let first = deploy(emu.url(), &app, work.path()).await?;
         story.indented(&first.log);
+        if first.log.contains("/.proxy/healthz") {
+            story.say(
+                "   (the emulator serves a stand-in app on every Space's URL, so the deploy's own probe of the \
+                 proxy Space gets a 404 here; on the Hub the Space runs hf-space-proxy, which step 5 starts locally)",
+            );
+        }
         let first_json = first.result?;
         let commit = str_field(&first_json, "commit_sha");
         let space_url = str_field(&first_json, "space_url");
@@ -222,7 +228,13 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
     /// Runs this binary's `deploy` against the emulator, the way the action runs it: inputs and token in the
     /// environment (never argv), nothing inherited from the caller's environment except PATH.
     async fn deploy(endpoint: &str, source: &Path, home: &Path) -> anyhow::Result<DeployRun> {
-        let exe = std::env::current_exe().context("locating the hf-deploy binary")?;
+        // On Linux, /proc/self/exe runs this very binary even if a rebuild replaced the file meanwhile.
+        let proc_exe = Path::new("/proc/self/exe");
+        let exe = if proc_exe.exists() {
+            proc_exe.to_path_buf()
+        } else {
+            std::env::current_exe().context("locating the hf-deploy binary")?
+        };
         let out = tokio::process::Command::new(exe)
             .args(["deploy", "--json"])
             .env_clear()

@@ -11,7 +11,7 @@ use hub::{
 };
 
 use crate::cli::DeployArgs;
-use crate::contract::{DeployConfig, Secrets};
+use crate::contract::{DeployConfig, RepoTarget, Secrets, SpaceSdk};
 use crate::execute::commit::{commit_plan, CommitError, CommitSpec, Limits};
 use crate::execute::upload::upload_lfs;
 use crate::exit::Failure;
@@ -25,7 +25,7 @@ use crate::validate::{parse_bool, process_env, validate};
 /// Re-plans after a 412 before giving up.
 const MAX_REPLANS: usize = 5;
 /// Above this size the Hub always stores a file in LFS (used to estimate modes in a dry run of a new repo).
-const LFS_THRESHOLD: u64 = 10 << 20;
+const LFS_THRESHOLD: u64 = crate::source::hash::ALWAYS_LFS_ABOVE;
 
 const MISSING_TOKEN: &str = "HF_TOKEN is not set: create a token with write access at \
     https://huggingface.co/settings/tokens and pass it in the HF_TOKEN environment variable (in the action: \
@@ -57,7 +57,8 @@ pub async fn run(args: &DeployArgs) -> i32 {
                 }
             }
             if reporter.style.json {
-                println!("{}", json::result(&outcome));
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout().lock(), "{}", json::result(&outcome));
             }
             0
         }
@@ -128,28 +129,29 @@ fn check_write(who: &WhoAmI, repo: &RepoRef) -> Result<(), Failure> {
     )))
 }
 
-fn check_plan(who: &WhoAmI, repo: &RepoRef, cfg: &DeployConfig) -> Result<(), Failure> {
+fn check_plan(who: &WhoAmI, repo: &RepoRef, sdk: SpaceSdk) -> Result<(), Failure> {
     if repo.repo_type == RepoType::Space
-        && cfg.space_sdk.needs_paid_plan()
+        && sdk.needs_paid_plan()
         && who.plan_for(&repo.id.namespace) == AccountPlan::Free
     {
         return Err(Failure::auth(format!(
             "creating a {} Space needs a paid Hugging Face plan (PRO, Team or Enterprise) since July 2026, and {} is \
              on the free plan: upgrade at https://huggingface.co/pricing, or use space_sdk: static (free)",
-            cfg.space_sdk.as_str(),
+            sdk.as_str(),
             repo.id.namespace
         )));
     }
     Ok(())
 }
 
-/// Gives a Space a README whose front matter names the sdk (see `source::frontmatter`).
+/// Gives a Space a README whose front matter names the sdk (see `source::frontmatter`); returns the sdk the
+/// Space will run with (the README's own, when it names one).
 fn space_readme(
     files: &mut Vec<LocalFile>,
     cfg: &DeployConfig,
     scratch: &tempfile::TempDir,
     reporter: &Reporter,
-) -> Result<(), Failure> {
+) -> Result<SpaceSdk, Failure> {
     let index = files.iter().position(|f| f.path == "README.md");
     let existing = match index {
         Some(i) => Some(
@@ -159,7 +161,19 @@ fn space_readme(
         None => None,
     };
     let Some(rewritten) = frontmatter::for_space(existing.as_deref(), cfg.space_sdk) else {
-        return Ok(());
+        // The README names its sdk: that is what the Hub will run, so create the Space with it too.
+        let declared = existing.as_deref().and_then(frontmatter::declared_sdk);
+        return Ok(match declared.as_deref().and_then(SpaceSdk::parse) {
+            Some(sdk) if sdk != cfg.space_sdk => {
+                reporter.info(&format!(
+                    "README.md declares `sdk: {}`, which wins over space_sdk ({})",
+                    sdk.as_str(),
+                    cfg.space_sdk.as_str()
+                ));
+                sdk
+            }
+            _ => cfg.space_sdk,
+        });
     };
     reporter.info(&rewritten.note);
     let path = scratch.path().join("README.md");
@@ -181,7 +195,7 @@ fn space_readme(
             files.insert(at, file);
         }
     }
-    Ok(())
+    Ok(cfg.space_sdk)
 }
 
 /// A dry-run plan for a repo that does not exist yet: everything is added; modes are estimated by size.
@@ -255,8 +269,26 @@ async fn deploy(
         None => client,
     };
 
+    // Walk and hash on every core from now on: it needs nothing remote, and overlaps the Hub round trips.
+    let started = Instant::now();
+    let root = cfg.source_dir.clone();
+    let filter = cfg.filter.clone();
+    let walking = tokio::task::spawn_blocking(move || walk::walk(&root, &filter, 0));
+
     // 2. The token: who, which plan, may it write there.
-    let who = client.whoami().await.map_err(whoami_failure)?;
+    // With a full repo id the repo's state can be read in the same round trip as whoami (whoami's verdict is
+    // still checked first).
+    let early = match &cfg.target {
+        RepoTarget::Full(id) => Some(RepoRef::new(cfg.repo_type, id.clone())),
+        RepoTarget::UnderTokenOwner(_) => None,
+    };
+    let (who, early_info) = tokio::join!(client.whoami(), async {
+        match &early {
+            Some(repo) => Some(read_head(&client, repo, &cfg.revision).await),
+            None => None,
+        }
+    });
+    let who = who.map_err(whoami_failure)?;
     let repo_id = cfg
         .target
         .resolve(&who.name)
@@ -276,12 +308,11 @@ async fn deploy(
         None => None,
     };
 
-    // 3. Walk and hash on every core while the repo's state is read.
-    let started = Instant::now();
-    let root = cfg.source_dir.clone();
-    let filter = cfg.filter.clone();
-    let walking = tokio::task::spawn_blocking(move || walk::walk(&root, &filter, 0));
-    let info = read_head(&client, &repo, &cfg.revision).await;
+    // 3. The repo's state, while the walk goes on.
+    let info = match early_info {
+        Some(info) => info,
+        None => read_head(&client, &repo, &cfg.revision).await,
+    };
     let walked = walking
         .await
         .map_err(|e| Failure::runtime(format!("walking source_dir failed: {e}")))?;
@@ -301,9 +332,11 @@ async fn deploy(
     let mut files = walked.files;
     let scratch = tempfile::tempdir()
         .map_err(|e| Failure::runtime(format!("creating a scratch folder: {e}")))?;
-    if repo.repo_type == RepoType::Space {
-        space_readme(&mut files, &cfg, &scratch, reporter)?;
-    }
+    let sdk = if repo.repo_type == RepoType::Space {
+        space_readme(&mut files, &cfg, &scratch, reporter)?
+    } else {
+        cfg.space_sdk
+    };
 
     // 4. The repo: create it when missing (plan permitting), warn about a visibility mismatch.
     let explicit_private = args
@@ -331,7 +364,7 @@ async fn deploy(
                     repo.id, cfg.revision
                 )));
             }
-            check_plan(&who, &repo, &cfg)?;
+            check_plan(&who, &repo, sdk)?;
             None
         }
     };
@@ -375,14 +408,13 @@ async fn deploy(
         }
         let opts = CreateRepo {
             private: cfg.private,
-            space_sdk: (repo.repo_type == RepoType::Space)
-                .then(|| cfg.space_sdk.as_str().to_string()),
+            space_sdk: (repo.repo_type == RepoType::Space).then(|| sdk.as_str().to_string()),
         };
         let created = client.create_repo(&repo, &opts).await.map_err(|e| match e {
             HubError::PaymentRequired { .. } => Failure::auth(format!(
                 "the Hub refused to create a {} Space in {}: its plan does not allow it (a paid plan is needed for \
                  gradio, streamlit and docker Spaces since July 2026; static Spaces are free)",
-                cfg.space_sdk.as_str(),
+                sdk.as_str(),
                 repo.id.namespace
             )),
             other => Failure::hub(&format!("creating {} {}", repo.repo_type, repo.id), other),

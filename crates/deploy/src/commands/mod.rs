@@ -46,18 +46,20 @@ fn in_github() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
-fn annotate(message: &str) {
+/// A GitHub `::error::` annotation, on stderr when stdout carries a JSON result.
+fn annotate(args: &[OsString], message: &str) {
     if in_github() {
-        let _ = writeln!(
-            std::io::stdout().lock(),
-            "::error title=hf-deploy::{}",
-            crate::report::github::escape_data(message)
-        );
+        let line = format!("::error title=hf-deploy::{}", crate::report::github::escape_data(message));
+        if wants_json(args) {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        } else {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
     }
 }
 
 fn usage_failure(args: &[OsString], failure: Failure) -> i32 {
-    annotate(&failure.message);
+    annotate(args, &failure.message);
     let _ = writeln!(std::io::stderr().lock(), "error: {}", failure.message);
     if wants_json(args) {
         let _ = writeln!(std::io::stdout().lock(), "{}", json::error(&failure));
@@ -106,7 +108,7 @@ pub fn dispatch(args: Vec<OsString>) -> i32 {
                         .next()
                         .unwrap_or("invalid command line")
                         .trim_start_matches("error: ");
-                    annotate(message);
+                    annotate(&args, message);
                     if wants_json(&args) {
                         let _ = writeln!(
                             std::io::stdout().lock(),

@@ -15,6 +15,10 @@ use crate::report::{human::bytes, Report, Reporter};
 /// Transfers in flight at once (`HF_DEPLOY_UPLOAD_CONCURRENCY` overrides).
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
+/// Objects per LFS batch call, and batch calls in flight.
+const BATCH_CHUNK: usize = 100;
+const BATCH_CONCURRENCY: usize = 4;
+
 /// What the upload step did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UploadStats {
@@ -52,13 +56,20 @@ pub async fn upload_lfs(
     if objects.is_empty() {
         return Ok(UploadStats::default());
     }
-    let answers = client
-        .lfs_batch(repo, revision, &objects)
-        .await
-        .map_err(|e| Failure::hub("negotiating LFS uploads (batch)", e))?;
+    // Batch calls of 100 objects, a few at once: for many LFS files, one round trip each would add up.
+    let answers: Vec<Vec<hub::LfsBatchObject>> =
+        stream::iter(objects.chunks(BATCH_CHUNK).map(|chunk| async move {
+            client
+                .lfs_batch(repo, revision, chunk)
+                .await
+                .map_err(|e| Failure::hub("negotiating LFS uploads (batch)", e))
+        }))
+        .buffered(BATCH_CONCURRENCY)
+        .try_collect()
+        .await?;
     let mut stats = UploadStats::default();
     let mut todo = Vec::new();
-    for answer in answers {
+    for answer in answers.into_iter().flatten() {
         if answer.needs_upload() {
             stats.objects += 1;
             stats.bytes += answer.size;

@@ -179,9 +179,8 @@ async fn check_proxy_token(ctx: &ProvisionContext<'_>) -> Result<(), ProvisionEr
     let who = if ctx.proxy_token_is_fallback {
         ctx.whoami
     } else {
-        let client = HubClient::new(ctx.client.endpoint(), Some(ctx.proxy_token.clone())).map_err(
-            ProvisionError::hub("preparing a client for the proxy token"),
-        )?;
+        // Same endpoint and retry policy as the deploy client, the proxy token instead.
+        let client = ctx.client.with_token(Some(ctx.proxy_token.clone()));
         fetched = client.whoami().await.map_err(|e| match e {
             HubError::Unauthorized { .. } => ProvisionError::Permission(
                 "the Hub refused HF_DEPLOY_PROXY_HF_TOKEN (proxy_hf_token) as invalid; create a fine-grained \
@@ -192,8 +191,9 @@ async fn check_proxy_token(ctx: &ProvisionContext<'_>) -> Result<(), ProvisionEr
         })?;
         &fetched
     };
-    let writes =
-        who.token_role.as_deref() == Some("write") || !who.fine_grained_write_namespaces.is_empty();
+    let writes = who.token_role.as_deref() == Some("write")
+        || !who.fine_grained_write_namespaces.is_empty()
+        || !who.fine_grained_write_repos.is_empty();
     if writes {
         let which = if ctx.proxy_token_is_fallback {
             "proxy_hf_token is not set, so the proxy uses hf_token, which can write"
@@ -255,7 +255,15 @@ pub async fn apply(
                 ctx.proxy_token,
             )
         }
-        None => settings::SettingsPlan::default(),
+        None => {
+            report.info(&format!(
+                "proxy Space {}: would set {} and {} once the target Space exists",
+                ctx.proxy,
+                settings::TARGET_URL,
+                settings::ALLOW_ORIGINS
+            ));
+            settings::SettingsPlan::default()
+        }
     };
     if ctx.dry_run {
         for (key, value) in &settings_plan.variables {
@@ -301,13 +309,18 @@ pub async fn apply(
             (None, _) => report.info(&format!("proxy Space {}: template up to date", ctx.proxy)),
         }
         commit
-    } else {
+    } else if ctx.dry_run {
         report.info(&format!(
             "proxy Space {}: would upload the template ({} files)",
             ctx.proxy,
             files.len()
         ));
         None
+    } else {
+        return Err(ProvisionError::Failed(format!(
+            "proxy Space {} was created but the Hub does not show it; rerun the deploy",
+            ctx.proxy
+        )));
     };
     changed |= commit.is_some();
 
@@ -331,7 +344,15 @@ pub async fn apply(
         .and_then(|i| i.host.clone())
         .unwrap_or_default();
     if ctx.wait && !ctx.dry_run {
-        probe::wait_and_probe(ctx.client, ctx.proxy, &url, ctx.wait_timeout, report).await?;
+        probe::wait_and_probe(
+            ctx.client,
+            ctx.proxy,
+            &url,
+            ctx.wait_timeout,
+            changed,
+            report,
+        )
+        .await?;
     }
     Ok(ProxyOutputs {
         repo_id: ctx.proxy.to_string(),
@@ -361,6 +382,13 @@ async fn target_url(ctx: &ProvisionContext<'_>) -> Result<Option<String>, Provis
             "reading target Space {}",
             ctx.target
         )))?;
+    if info.as_ref().is_some_and(|i| !i.private) {
+        ctx.report.info(&format!(
+            "target Space {} is public, so callers can also reach it directly; the proxy still adds its \
+             CORS policy and limits",
+            ctx.target
+        ));
+    }
     match info.and_then(|i| i.host) {
         Some(host) => naming::validate_target_url(&host).map(Some).map_err(|_| {
             ProvisionError::Failed(format!(

@@ -144,6 +144,32 @@ mod tests {
         assert!(proxy_repo_id(&id(&format!("alice/{long}")), "-pxy").is_err());
     }
 
+    fn who(plan: Plan) -> WhoAmI {
+        WhoAmI {
+            name: "carol".into(),
+            plan,
+            orgs: vec![],
+            token_role: Some("write".into()),
+            fine_grained_write_namespaces: vec![],
+            fine_grained_write_repos: vec![],
+        }
+    }
+
+    #[test]
+    fn only_a_known_free_plan_is_refused() {
+        let err = check_plan(&who(Plan::Free), "carol").unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        let text = err.to_string();
+        for needle in ["PRO, Team or Enterprise", "protected", "carol"] {
+            assert!(text.contains(needle), "{text}");
+        }
+        for plan in [Plan::Pro, Plan::Team, Plan::Enterprise, Plan::Unknown] {
+            assert!(check_plan(&who(plan), "carol").is_ok(), "{plan:?}");
+        }
+        // A namespace whoami does not know (not the user, not one of its orgs) is left to the Hub.
+        assert!(check_plan(&who(Plan::Free), "someone-else").is_ok());
+    }
+
     #[test]
     fn target_urls() {
         assert_eq!(

@@ -16,13 +16,40 @@ pub const READY_PATH: &str = "/.proxy/readyz";
 /// its port).
 const PROBE_ATTEMPTS: u32 = 5;
 
+/// `changed`: whether this run wrote to the proxy Space. An untouched proxy that sleeps (idle Spaces do)
+/// or was paused by hand is reported, not woken and not failed: nothing this deploy did is at stake.
 pub async fn wait_and_probe(
     client: &HubClient,
     proxy: &RepoId,
     url: &str,
     timeout: Duration,
+    changed: bool,
     report: &(dyn Report + Send + Sync),
 ) -> Result<(), ProvisionError> {
+    if !changed {
+        let runtime = client
+            .space_runtime(proxy)
+            .await
+            .map_err(ProvisionError::hub(format!(
+                "reading the runtime of {proxy}"
+            )))?;
+        match runtime.stage.as_str() {
+            "SLEEPING" => {
+                report.info(&format!(
+                    "proxy Space {proxy} is asleep; its first request wakes it"
+                ));
+                return Ok(());
+            }
+            "PAUSED" | "STOPPED" => {
+                report.warn(&format!(
+                    "proxy Space {proxy} is {}: callers get no answer until you restart it in its settings",
+                    runtime.stage
+                ));
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
     let opts = WaitOptions::from_env(timeout);
     wait_for_space(client, proxy, &opts, report)
         .await

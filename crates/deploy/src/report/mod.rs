@@ -90,11 +90,8 @@ impl Reporter {
     /// `{"error", "exit_code"}` object on stdout.
     pub fn failure(&self, failure: &Failure) {
         if self.style.github {
-            let _ = writeln!(
-                std::io::stdout().lock(),
-                "::error title=hf-deploy::{}",
-                github::escape_data(&failure.message)
-            );
+            // The log stream: stdout, or stderr when stdout carries the JSON result.
+            self.line(&format!("::error title=hf-deploy::{}", github::escape_data(&failure.message)));
         }
         let _ = writeln!(std::io::stderr().lock(), "error: {}", failure.message);
         if self.style.json {

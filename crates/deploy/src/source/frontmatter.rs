@@ -28,6 +28,33 @@ fn top_level_key(line: &str) -> Option<&str> {
     line.split_once(':').map(|(key, _)| key.trim())
 }
 
+/// The `sdk` a README's front matter declares, if any (`sdk: docker` → `Some("docker")`).
+pub fn declared_sdk(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut lines = body.lines();
+    if lines.next()?.trim_end() != "---" {
+        return None;
+    }
+    for line in lines {
+        let trimmed = line.trim_end();
+        if trimmed == "---" || trimmed == "..." {
+            return None;
+        }
+        if top_level_key(trimmed) == Some("sdk") {
+            let value = trimmed.split_once(':').map(|(_, v)| v).unwrap_or_default();
+            let value = value
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .trim_matches(['"', '\'']);
+            return (!value.is_empty()).then(|| value.to_string());
+        }
+    }
+    None
+}
+
 /// Decides the README for a Space. `existing` is the local README.md, if any.
 pub fn for_space(existing: Option<&[u8]>, sdk: SpaceSdk) -> Option<Rewritten> {
     let Some(bytes) = existing else {
@@ -149,6 +176,16 @@ mod tests {
             text(for_space(Some(b"# Hi\r\n"), SpaceSdk::Static)),
             "---\r\nsdk: static\r\n---\r\n\r\n# Hi\r\n"
         );
+    }
+
+    #[test]
+    fn reads_the_declared_sdk() {
+        assert_eq!(
+            declared_sdk(b"---\ntitle: x\nsdk: \"static\" # free\n---\n"),
+            Some("static".into())
+        );
+        assert_eq!(declared_sdk(b"---\nextra:\n  sdk: x\n---\nsdk: no\n"), None);
+        assert_eq!(declared_sdk(b"# no front matter\n"), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod filter;
 pub mod frontmatter;
+pub mod hash;
 pub mod lfs_pointer;
 pub mod names;
 pub mod walk;
@@ -18,7 +19,7 @@ pub struct LocalFile {
     pub size: u64,
     /// sha256, lower-case hex.
     pub sha256: String,
-    /// git blob sha1, lower-case hex.
+    /// git blob sha1, lower-case hex; empty for files above 10 MiB (always LFS, see `hash`).
     pub git_sha1: String,
 }
 

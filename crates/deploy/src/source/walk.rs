@@ -122,7 +122,7 @@ fn visit(root: &Path, path: &Path, is_symlink: bool, filter: &PathFilter) -> Opt
             Err(_) => return Some(Found::Other(format!("{rel} (a broken symlink)"))),
         }
     }
-    match hub::hash::hash_file(&source) {
+    match super::hash::fingerprint(&source) {
         Ok(h) if lfs_pointer::is_pointer(h.size, &h.sample) => Some(Found::Pointer(rel)),
         Ok(h) => Some(Found::File(LocalFile {
             path: rel,

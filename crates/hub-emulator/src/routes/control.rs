@@ -56,9 +56,14 @@ pub async fn handle(ctx: Ctx, req: Request, rest: Vec<String>) -> ApiResult<Resp
             let raw = body
                 .get("createdAt")
                 .and_then(Value::as_str)
-                .ok_or_else(|| ApiError::bad_request("body must be {\"createdAt\": \"ISO-8601\"}"))?;
-            let at = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
-                .map_err(|e| ApiError::bad_request(format!("createdAt is not RFC 3339: {e}")))?;
+                .ok_or_else(|| {
+                    ApiError::bad_request("body must be {\"createdAt\": \"ISO-8601\"}")
+                })?;
+            let at =
+                time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+                    .map_err(|e| {
+                        ApiError::bad_request(format!("createdAt is not RFC 3339: {e}"))
+                    })?;
             let mut st = ctx.lock();
             let repo = st
                 .repos
@@ -66,6 +71,19 @@ pub async fn handle(ctx: Ctx, req: Request, rest: Vec<String>) -> ApiResult<Resp
                 .ok_or_else(ApiError::repo_not_found)?;
             repo.created_at = at;
             repo.last_modified = at;
+            Ok(json(StatusCode::OK, json!({})))
+        }
+        (Method::POST, ["spaces", ns, name, "upstream"]) => {
+            let id = format!("{ns}/{name}");
+            let body: Value = body_json(req.into_body()).await?;
+            let url = body.get("url").and_then(Value::as_str).map(str::to_string);
+            let mut st = ctx.lock();
+            let space = st
+                .repos
+                .get_mut(&RepoKey::new(RepoType::Space, &id))
+                .and_then(|r| r.space.as_mut())
+                .ok_or_else(ApiError::repo_not_found)?;
+            space.upstream = url;
             Ok(json(StatusCode::OK, json!({})))
         }
         (Method::GET, ["spaces", ns, name, what @ ("secrets" | "variables")]) => {

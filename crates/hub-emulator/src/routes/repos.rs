@@ -222,6 +222,7 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
             sleep_time: body.sleep_time_seconds,
             host,
             app: Some(app),
+            upstream: None,
             builds: 0,
         });
     }

@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use hub::{
     CommitInfo, CommitOperation, CommitRequest, HubClient, LfsObject, PreuploadFile, RepoId,
@@ -191,4 +194,68 @@ pub async fn assert_tree(client: &HubClient, repo: &RepoRef, files: &[(&str, Pat
         })
         .collect();
     assert!(extra.is_empty(), "unexpected remote files {extra:?}");
+}
+
+pub type Seen = Arc<Mutex<Vec<String>>>;
+
+/// A scripted HTTP/1.1 server: serves `answers` in order (one per request, the last one
+/// repeated) and records every request head. For Hub answers the emulator does not produce.
+pub async fn scripted(answers: Vec<String>) -> (String, Seen) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let answers = Arc::new(answers);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let (log, answers) = (log.clone(), answers.clone());
+            tokio::spawn(async move {
+                loop {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if sock.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).to_string();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; len];
+                    sock.read_exact(&mut body).await.unwrap();
+                    let n = {
+                        let mut log = log.lock().unwrap();
+                        log.push(head.clone());
+                        log.len()
+                    };
+                    let answer = answers
+                        .get(n - 1)
+                        .or(answers.last())
+                        .cloned()
+                        .unwrap_or_default();
+                    if sock.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+pub fn answer(status: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.push_str(body);
+    out
 }

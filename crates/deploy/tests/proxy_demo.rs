@@ -1,0 +1,50 @@
+//! `hf-deploy demo` (built with `--features demo`): runs offline, in seconds, tells its story on stderr and,
+//! with `--json`, reports what happened; the demo token never shows.
+#![cfg(feature = "demo")]
+
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_deploys_calls_through_the_proxy_and_redeploys_nothing() {
+    let started = Instant::now();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hf-deploy"))
+        .args(["demo", "--json"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .await
+        .expect("hf-deploy demo runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stderr}",
+        out.status.code()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the demo should take seconds"
+    );
+    assert!(
+        !stdout.contains("hf_demo_write") && !stderr.contains("hf_demo_write"),
+        "the demo token leaked"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(stdout.trim()).expect("one JSON object on stdout");
+    assert_eq!(json["proxy_status"], 200, "{stderr}");
+    assert!(
+        matches!(json["direct_status"].as_u64(), Some(401 | 403 | 404)),
+        "{json}"
+    );
+    assert_eq!(json["token_in_response"], false);
+    assert_eq!(json["second_deploy_changed"], false);
+    assert_eq!(json["second_deploy_writes"], 0);
+    assert_eq!(json["proxy_repo_id"], "demo/private-echo-proxy");
+    for step in [
+        "Plan for space demo/private-echo",
+        "already up to date",
+        "through the proxy",
+    ] {
+        assert!(stderr.contains(step), "the story lacks {step:?}:\n{stderr}");
+    }
+}
