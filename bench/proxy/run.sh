@@ -84,7 +84,7 @@ for conns in 1 64; do
       proxy) url="http://$proxy_addr/"; p=$proxy_pid ;;
       fastapi) url="http://127.0.0.1:$fa_port/"; p=$fa_pid ;;
     esac
-    wrk -t"$threads" -c"$conns" -d"$DURATION" --latency "$url" > "$out/wrk-$target-$conns.txt"
+    wrk -t"$threads" -c"$conns" -d"$DURATION" --timeout 10s --latency "$url" > "$out/wrk-$target-$conns.txt"
     printf '%s\t%s\t%s\n' "$target" "$conns" "$(hwm "$p")" >> "$out/runs.tsv"
   done
 done
@@ -98,7 +98,7 @@ for target in direct proxy fastapi; do
     fastapi) base="http://127.0.0.1:$fa_port"; p=$fa_pid ;;
   esac
   before=$(rss "$p")
-  res=$(curl -sS -o /dev/null --max-time 120 -w '%{size_download} %{time_total}' "$base/stream?bytes=$STREAM_BYTES" || echo "0 0")
+  res=$(curl -sS -o /dev/null --max-time 120 -w '%{size_download} %{time_total}' "$base/stream?bytes=$STREAM_BYTES" || true)
   printf '%s\t%s\t%s\t%s\t%s\n' "$target" "$res" "$before" "$(rss "$p")" "$(hwm "$p")" | tr ' ' '\t' >> "$out/stream.tsv"
 done
 

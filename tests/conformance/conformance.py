@@ -190,6 +190,21 @@ def _():
     assert not [e for e in journal() if e["mutating"]], "a no-op upload changed state"
 
 
+@step("create_commit(create_pr=True) opens refs/pr/N and leaves main alone")
+def _():
+    head = alice.model_info(MODEL).sha
+    info = alice.create_commit(
+        MODEL, operations=[CommitOperationAdd("pr.txt", b"from a PR\n")], commit_message="pr", create_pr=True
+    )
+    assert info.pr_url and info.pr_url.endswith("/discussions/1"), info.pr_url
+    assert info.pr_revision == "refs/pr/1", info.pr_revision
+    assert alice.model_info(MODEL).sha == head
+    p = hf_hub_download(MODEL, "pr.txt", revision="refs/pr/1", endpoint=ENDPOINT, token=ALICE, cache_dir=WORK / "c-pr")
+    assert pathlib.Path(p).read_bytes() == b"from a PR\n"
+    assert "pr.txt" in alice.list_repo_files(MODEL, revision="refs/pr/1")
+    assert "pr.txt" not in alice.list_repo_files(MODEL)
+
+
 @step("create a private docker Space, secrets, variables, runtime until RUNNING")
 def _():
     url = alice.create_repo(SPACE, repo_type="space", space_sdk="docker", private=True)

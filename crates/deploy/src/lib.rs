@@ -9,6 +9,7 @@
 //! std::process::exit(code);
 //! ```
 
+pub mod access;
 pub mod cli;
 pub mod commands;
 pub mod contract;

@@ -8,10 +8,12 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use hub::{HubClient, PreuploadFile, RepoRef, TreeEntry, UploadMode};
 
 use crate::exit::Failure;
+use std::sync::Arc;
+
 use crate::source::LocalFile;
 
-/// Files per preupload request (huggingface.js uses 100; the Hub allows 256).
-const PREUPLOAD_CHUNK: usize = 100;
+/// Files per preupload request: the Hub's limit, as huggingface_hub sends.
+const PREUPLOAD_CHUNK: usize = hub::MAX_FILES_PER_REQUEST;
 /// Preupload requests in flight at once.
 const PREUPLOAD_CONCURRENCY: usize = 4;
 
@@ -27,7 +29,8 @@ pub enum Change {
 /// A file to send.
 #[derive(Debug, Clone)]
 pub struct Upload {
-    pub file: LocalFile,
+    /// Shared with the walk's list: a cold deploy of many files does not copy them.
+    pub file: Arc<LocalFile>,
     pub change: Change,
     /// Stored in LFS (uploaded before the commit) rather than inline in the commit.
     pub lfs: bool,
@@ -84,7 +87,7 @@ impl Plan {
 /// The local/remote comparison, before upload modes are known.
 #[derive(Debug, Default)]
 pub struct Diff<'a> {
-    pub changed: Vec<(&'a LocalFile, Change)>,
+    pub changed: Vec<(&'a Arc<LocalFile>, Change)>,
     pub deletes: Vec<String>,
     pub unchanged: usize,
 }
@@ -97,7 +100,7 @@ fn same_content(local: &LocalFile, remote: &TreeEntry) -> bool {
 }
 
 /// Compares the local files with the remote tree.
-pub fn diff<'a>(local: &'a [LocalFile], remote: &[TreeEntry], delete_stale: bool) -> Diff<'a> {
+pub fn diff<'a>(local: &'a [Arc<LocalFile>], remote: &[TreeEntry], delete_stale: bool) -> Diff<'a> {
     let by_path: HashMap<&str, &TreeEntry> = remote.iter().map(|e| (e.path.as_str(), e)).collect();
     let mut out = Diff::default();
     for file in local {
@@ -137,13 +140,13 @@ pub struct Target<'a> {
 pub async fn build(
     target: &Target<'_>,
     parent: String,
-    local: &[LocalFile],
+    local: &[Arc<LocalFile>],
     remote: &[TreeEntry],
     delete_stale: bool,
     cache: &mut ModeCache,
 ) -> Result<Plan, Failure> {
     let diff = diff(local, remote, delete_stale);
-    let ask: Vec<&LocalFile> = diff
+    let ask: Vec<&Arc<LocalFile>> = diff
         .changed
         .iter()
         .map(|(file, _)| *file)
@@ -155,7 +158,7 @@ pub async fn build(
         })
         .collect();
     // Chunks go out concurrently (a cold deploy of thousands of files would otherwise wait one round trip
-    // per 100 files); samples are read per chunk, so only a few chunks' samples are in memory at once.
+    // per 256 files); samples are read per chunk, so only a few chunks' samples are in memory at once.
     let answers: Vec<Vec<hub::PreuploadResult>> =
         stream::iter(ask.chunks(PREUPLOAD_CHUNK).map(|chunk| async move {
             let mut files = Vec::with_capacity(chunk.len());
@@ -214,7 +217,7 @@ pub async fn build(
             plan.ignored.push(file.path.clone());
         } else {
             plan.uploads.push(Upload {
-                file: file.clone(),
+                file: Arc::clone(file),
                 change,
                 lfs,
             });
@@ -227,14 +230,14 @@ pub async fn build(
 mod tests {
     use super::*;
 
-    fn local(path: &str, sha1: &str, sha256: &str) -> LocalFile {
-        LocalFile {
+    fn local(path: &str, sha1: &str, sha256: &str) -> Arc<LocalFile> {
+        Arc::new(LocalFile {
             path: path.into(),
             source: path.into(),
             size: 1,
             sha256: sha256.into(),
             git_sha1: sha1.into(),
-        }
+        })
     }
 
     fn remote(path: &str, oid: &str, lfs: Option<&str>) -> TreeEntry {

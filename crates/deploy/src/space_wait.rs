@@ -15,6 +15,8 @@ const TRANSITIONAL: [&str; 4] = [
     "APP_STARTING",
     "RUNNING_APP_STARTING",
 ];
+/// How long a settled stage right after a commit may be the previous build's (see `WaitOptions::grace`).
+const COMMIT_GRACE: Duration = Duration::from_secs(20);
 /// Log lines shown on failure.
 const LOG_TAIL: usize = 30;
 
@@ -22,6 +24,10 @@ const LOG_TAIL: usize = 30;
 pub struct WaitOptions {
     pub timeout: Duration,
     pub interval: Duration,
+    /// Right after a commit the Hub may still report the previous build's settled stage (an old RUNNING, or
+    /// the NO_APP_FILE of a fresh Space) before it starts building. Within this grace a settled stage only
+    /// counts once a transitional one (BUILDING, …) has been seen. Zero when nothing was committed.
+    pub grace: Duration,
 }
 
 impl WaitOptions {
@@ -32,7 +38,20 @@ impl WaitOptions {
         WaitOptions {
             timeout,
             interval: Duration::from_millis(ms.unwrap_or(2000)),
+            grace: Duration::ZERO,
         }
+    }
+
+    /// The options for a wait that follows a commit: a settled stage counts only after a transitional one,
+    /// or once `COMMIT_GRACE` has passed.
+    /// `HF_DEPLOY_COMMIT_GRACE_MS` overrides the grace (tests).
+    pub fn after_commit(self) -> WaitOptions {
+        let grace = std::env::var("HF_DEPLOY_COMMIT_GRACE_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(COMMIT_GRACE);
+        WaitOptions { grace, ..self }
     }
 }
 
@@ -100,6 +119,7 @@ pub async fn wait_for_space(
     let start = tokio::time::Instant::now();
     let deadline = start + opts.timeout;
     let mut last_stage = String::new();
+    let mut seen_transitional = false;
     loop {
         let runtime = client
             .space_runtime(repo)
@@ -112,10 +132,13 @@ pub async fn wait_for_space(
             report.info(&format!("Space {repo}: {}", runtime.stage));
             last_stage = runtime.stage.clone();
         }
-        if runtime.stage == "RUNNING" {
+        let transitional = TRANSITIONAL.contains(&runtime.stage.as_str());
+        seen_transitional |= transitional;
+        let maybe_stale = !seen_transitional && start.elapsed() < opts.grace;
+        if runtime.stage == "RUNNING" && !maybe_stale {
             return Ok(runtime);
         }
-        if !TRANSITIONAL.contains(&runtime.stage.as_str()) {
+        if !transitional && !maybe_stale {
             let logs = log_tail(client, repo, &runtime.stage).await;
             return Err(WaitError::Failed {
                 repo: repo.to_string(),

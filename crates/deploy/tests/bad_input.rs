@@ -14,6 +14,7 @@ enum Src {
     LfsPointer,
     EscapingSymlink,
     BadName,
+    Empty,
 }
 
 struct Case {
@@ -103,6 +104,8 @@ fn cases() -> Vec<Case> {
         Case { src: Src::LfsPointer, ..case("git lfs pointer", &[("huggingface_repo", "alice/x")], 2, "lfs: true") },
         Case { src: Src::EscapingSymlink, ..case("symlink leaving source_dir", &[("huggingface_repo", "alice/x")], 2, "outside source_dir") },
         Case { src: Src::BadName, ..case("file name with a newline", &[("huggingface_repo", "alice/x")], 2, "control character") },
+        Case { src: Src::Empty, ..case("source_dir with only .git", &[("huggingface_repo", "alice/x")], 2, "holds no files") },
+        case("everything excluded", &[("huggingface_repo", "alice/x"), ("exclude", "*")], 2, "after include/exclude"),
         case("branch of a repo that does not exist", &[("huggingface_repo", "alice/x"), ("revision", "dev")], 2, "deploy to main first"),
         Case { token: None, ..case("token missing", &[("huggingface_repo", "alice/x")], 3, "HF_TOKEN is not set") },
         Case { token: Some("hf_not_a_real_token_0000"), ..case("token invalid", &[("huggingface_repo", "alice/x")], 3, "refused HF_TOKEN") },
@@ -122,6 +125,11 @@ fn make_source(src: Src, root: &std::path::Path) -> String {
             return root.join("file.txt").display().to_string();
         }
         _ => {}
+    }
+    if let Src::Empty = src {
+        std::fs::create_dir_all(dir.join(".git")).expect("mkdir");
+        std::fs::write(dir.join(".git/HEAD"), b"ref").expect("write");
+        return dir.display().to_string();
     }
     write_tree(&dir, &[("app.py", b"print('hi')\n")]);
     match src {

@@ -38,7 +38,7 @@ async fn parallel_deploys_end_in_exactly_one_tree() {
     let (_db, src_b) = source(&as_refs(&b));
     // Slow commits widen the window, so both deploys plan against the same head and one of them gets 412.
     emu.inject(
-        hub_emulator::FaultRule::parse("POST /api/models/alice/race/commit delay=400")
+        hub_emulator::FaultRule::parse("POST /api/models/alice/race/commit delay=1500")
             .expect("fault spec"),
     );
     let mut replanned = 0;

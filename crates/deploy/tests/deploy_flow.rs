@@ -393,7 +393,6 @@ async fn private_mismatch_warns_and_never_flips() {
     };
     assert_eq!(deploy().input("private", "true").run().await.code, 0);
     let model = repo(RepoType::Model, "alice/pr");
-    // (create_pr is not covered here: the emulator does not support pull requests.)
 
     // The repo is private; asking for public is a warning, never a silent flip.
     let warned = deploy().input("private", "false").run().await;
@@ -585,4 +584,87 @@ async fn free_plan_can_create_a_static_space_declared_by_its_readme() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("wins over space_sdk"), "{}", run.stdout);
     assert_tree(&url, &repo(RepoType::Space, "carol/site"), &files).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settled_stage_right_after_the_commit_is_rechecked() {
+    // build_polls(0): the Space reports RUNNING at once, never BUILDING, like a Hub answer that still shows
+    // the previous build. The deploy keeps polling through the grace before it trusts that stage.
+    let emu = emulator_with(|b| b.build_polls(0)).await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("index.html", b"<p>hi</p>")]);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/instant")
+        .input("space_sdk", "static")
+        .input("source_dir", &src.display().to_string())
+        .env("HF_DEPLOY_COMMIT_GRACE_MS", "500")
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let polls = emu
+        .journal()
+        .iter()
+        .filter(|e| e.path.ends_with("/runtime"))
+        .count();
+    assert!(
+        polls >= 3,
+        "RUNNING was trusted without re-checking: {polls} runtime reads"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_into_an_org_the_token_owner_belongs_to() {
+    let emu = emulator_with(|b| b.org("acme", &["alice"])).await;
+    let url = emu.url().to_string();
+    let files: Vec<(&str, &[u8])> = vec![("data.csv", b"a,b\n1,2\n")];
+    let (_dir, src) = source(&files);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "acme/shared")
+        .input("repo_type", "dataset")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_tree(&url, &repo(RepoType::Dataset, "acme/shared"), &files).await;
+    assert!(
+        run.outputs["repo_url"].ends_with("/datasets/acme/shared"),
+        "{:?}",
+        run.outputs
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_pr_opens_a_pull_request_and_leaves_the_branch_alone() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("a.txt", b"one\n")]);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/with-pr")
+            .input("repo_type", "model")
+            .input("source_dir", &src.display().to_string())
+    };
+    assert_eq!(deploy().run().await.code, 0);
+    let model = repo(RepoType::Model, "alice/with-pr");
+    let before = head(&url, &model).await;
+    std::fs::write(src.join("a.txt"), b"two\n").expect("write");
+    let run = deploy()
+        .input("create_pr", "true")
+        .arg("--json")
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        head(&url, &model).await,
+        before,
+        "create_pr must not move main"
+    );
+    let json = run.json();
+    assert_eq!(json["changed"], true);
+    assert!(
+        json["pr_url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/discussions/")),
+        "{json}"
+    );
 }

@@ -280,6 +280,37 @@ async fn a_new_proxy_token_rewrites_only_the_secret_and_warns_when_it_can_write(
         !writes.iter().any(|(_, p)| p.contains("/commit/")),
         "no template commit: {writes:?}"
     );
+    assert!(
+        writes.iter().any(|(_, p)| p.ends_with("/restart")),
+        "new settings reach the running proxy by a restart: {writes:?}"
+    );
+
+    // Only the origins change: the variable is rewritten, the secret is not.
+    let before = emu.journal().len();
+    let third = private_with_proxy(&url, &path, "acme/rot")
+        .input("proxy_allow_origins", "https://other.example")
+        .env("HF_DEPLOY_PROXY_HF_TOKEN", ALICE)
+        .run()
+        .await;
+    assert_eq!(third.code, 0, "{}", third.visible());
+    assert_eq!(
+        emu.space_variables("acme/rot-proxy")["PROXY_ALLOW_ORIGINS"],
+        "https://other.example"
+    );
+    let writes: Vec<String> = journal_since(&emu, before)
+        .into_iter()
+        .filter(|e| e.2)
+        .map(|e| e.1)
+        .collect();
+    assert!(
+        writes.iter().any(|p| p.ends_with("/variables"))
+            && writes.iter().any(|p| p.ends_with("/restart")),
+        "{writes:?}"
+    );
+    assert!(
+        !writes.iter().any(|p| p.ends_with("/secrets")),
+        "the unchanged token was rewritten: {writes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,22 +123,32 @@ async fn entry(State(ctx): State<Ctx>, req: Request) -> Response {
         }
     }
 
-    // Count request body bytes as the handler reads them (for the journal's `bytes_in`).
+    // The handler reads the body through a tap that counts bytes (journal `bytes_in`) and leaves
+    // what it did not read here, to be drained below.
     let counter = Arc::new(AtomicU64::new(0));
-    let req = if control {
-        req
-    } else {
-        let (parts, body) = req.into_parts();
-        let c = counter.clone();
-        let counted = body.into_data_stream().map(move |r| {
-            if let Ok(b) = &r {
-                c.fetch_add(b.len() as u64, Ordering::Relaxed);
-            }
-            r
-        });
-        Request::from_parts(parts, Body::from_stream(counted))
+    let expects_continue = req.headers().contains_key("expect");
+    let (parts, body) = req.into_parts();
+    let tap = Tap {
+        inner: Arc::new(Mutex::new(Some(body.into_data_stream()))),
+        counter: counter.clone(),
     };
+    let leftover = tap.inner.clone();
+    let req = Request::from_parts(parts, Body::from_stream(tap));
     let mut resp = crate::routes::dispatch(ctx.clone(), req).await;
+    // A body left unread makes hyper close the connection after the answer, and a client that
+    // reuses it from its pool then fails ("Remote end closed connection without response").
+    // Drain small leftovers so keep-alive survives; huge or 100-continue bodies are dropped.
+    let rest = leftover.lock().ok().and_then(|mut g| g.take());
+    if let (Some(mut rest), false) = (rest, expects_continue) {
+        let mut drained = 0usize;
+        while let Some(Ok(b)) = rest.next().await {
+            drained += b.len();
+            counter.fetch_add(b.len() as u64, Ordering::Relaxed);
+            if drained > DRAIN_LIMIT {
+                break;
+            }
+        }
+    }
     set_request_id(&mut resp, &request_id);
     if !control {
         let mutating = resp.extensions().get::<Mutated>().is_some() && resp.status().is_success();
@@ -151,6 +161,33 @@ async fn entry(State(ctx): State<Ctx>, req: Request) -> Response {
         });
     }
     resp
+}
+
+/// Bytes of an unread request body drained to keep the connection alive.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// A request body stream shared with the entry point (see `entry`).
+struct Tap {
+    inner: Arc<Mutex<Option<axum::body::BodyDataStream>>>,
+    counter: Arc<AtomicU64>,
+}
+
+impl futures::Stream for Tap {
+    type Item = Result<bytes::Bytes, axum::Error>;
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(stream) = guard.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        let r = std::pin::Pin::new(stream).poll_next(cx);
+        if let std::task::Poll::Ready(Some(Ok(b))) = &r {
+            self.counter.fetch_add(b.len() as u64, Ordering::Relaxed);
+        }
+        r
+    }
 }
 
 fn set_request_id(resp: &mut Response<Body>, id: &str) {

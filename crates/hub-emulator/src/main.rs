@@ -49,9 +49,11 @@ Faults (--fault SPEC, repeatable; or POST /_emulator/faults {\"spec\": SPEC}):
   Examples: --fault 'PUT /_lfs/ 503 first=2'   --fault 'POST /api/*/commit/* drop every=3'
             --fault '* /api/ 429 retry-after=1 p=0.3 seed=42'   --fault 'GET /api/whoami-v2 delay=500'
 
-Control API (unauthenticated, for tests): GET|DELETE /_emulator/journal,
-POST|GET|DELETE /_emulator/faults, GET /_emulator/spaces/NS/NAME/secrets,
-GET /_emulator/token-leaks.
+Control API (unauthenticated, for tests): GET|DELETE /_emulator/journal (entries: method,
+path without query, status, mutating, bytes_in), POST|GET|DELETE /_emulator/faults,
+GET /_emulator/spaces/NS/NAME/secrets (and /variables), POST /_emulator/spaces/NS/NAME/upstream
+{\"url\": ...} (forward the Space's app to a real server), POST
+/_emulator/repos/TYPE/NS/NAME/created_at {\"createdAt\": RFC3339}, GET /_emulator/token-leaks.
 
 SIGTERM or SIGINT stop it.";
 
@@ -62,12 +64,14 @@ struct Cli {
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
     /// A user and its token: NAME:TOKEN:ROLE[:PLAN] (role read|write, plan pro|free). Repeatable.
+    // Parsed after clap, so that a bad value's token is never echoed in the error.
     #[arg(long = "user", value_name = "NAME:TOKEN:ROLE[:PLAN]")]
-    users: Vec<UserSpec>,
+    users: Vec<String>,
     /// An org and its members: ORG:MEMBER[,MEMBER...][:PLAN] (plan team|free). Repeatable.
     #[arg(long = "org", value_name = "ORG:MEMBERS[:PLAN]")]
     orgs: Vec<OrgSpec>,
-    /// Store LFS objects in DIR/lfs (default: a temp dir removed at exit).
+    /// Store LFS objects in DIR/lfs (default: a temp dir, under /dev/shm when available, removed
+    /// at exit). Upload bodies are streamed to a file while hashed, never held whole in memory.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Inject faults; see SPEC above. Repeatable.
@@ -99,8 +103,14 @@ async fn main() -> anyhow::Result<()> {
         .tree_page_size(cli.tree_page_size)
         .list_page_size(cli.list_page_size)
         .multipart(cli.multipart_threshold, cli.multipart_chunk_size);
-    for u in cli.users {
-        b = b.user_spec(u);
+    for (i, raw) in cli.users.iter().enumerate() {
+        match raw.parse::<UserSpec>() {
+            Ok(u) => b = b.user_spec(u),
+            Err(e) => {
+                eprintln!("error: --user #{}: {e}", i + 1);
+                std::process::exit(2);
+            }
+        }
     }
     for o in cli.orgs {
         b = b.org_spec(o);
@@ -111,24 +121,36 @@ async fn main() -> anyhow::Result<()> {
     for f in cli.faults {
         b = b.fault(f);
     }
+    // Install the handlers before announcing the URL, so a SIGTERM right after the line is clean.
+    let signals = Signals::new()?;
     let emu = b.start().await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", emu.url())?;
         out.flush()?;
     }
-    wait_for_signal().await?;
+    signals.wait().await;
     emu.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
-    Ok(())
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }

@@ -122,7 +122,13 @@ async fn gate(State(app): State<Arc<AppCtx>>, mut req: Request, next: Next) -> R
     drop(hub);
     let upstream = match verdict {
         Ok(u) => u,
-        Err(status) => return refused(status),
+        Err(status) => {
+            // Read a small body first, so the refusal does not cost the caller its connection.
+            if !req.headers().contains_key("expect") {
+                let _ = axum::body::to_bytes(req.into_body(), 1 << 20).await;
+            }
+            return refused(status);
+        }
     };
     let peer = req.extensions().get::<Peer>().map(|c| c.0.ip().to_string());
     let headers = req.headers_mut();

@@ -167,6 +167,8 @@ pub struct Repo {
     pub created_at: OffsetDateTime,
     pub last_modified: OffsetDateTime,
     pub branches: BTreeMap<String, String>,
+    /// Pull requests opened so far (`refs/pr/N` branches).
+    pub prs: u32,
     pub commits: HashMap<String, Arc<Commit>>,
     pub space: Option<SpaceState>,
 }
@@ -202,6 +204,18 @@ impl Repo {
     /// Appends a commit to `main` and returns its id.
     pub fn push_commit(&mut self, summary: String, description: String, tree: Tree) -> String {
         let parent = self.branches.get("main").cloned();
+        self.push_commit_to("main", parent, summary, description, tree)
+    }
+
+    /// Points `branch` at a new commit with `parent` and returns its id.
+    pub fn push_commit_to(
+        &mut self,
+        branch: &str,
+        parent: Option<String>,
+        summary: String,
+        description: String,
+        tree: Tree,
+    ) -> String {
         let date = util::now();
         let nonce = util::random_hex(16);
         let id = util::sha1_hex(&[
@@ -218,7 +232,7 @@ impl Repo {
             tree: Arc::new(tree),
         };
         self.commits.insert(id.clone(), Arc::new(commit));
-        self.branches.insert("main".into(), id.clone());
+        self.branches.insert(branch.to_string(), id.clone());
         self.last_modified = date;
         id
     }

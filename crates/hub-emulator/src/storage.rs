@@ -6,7 +6,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -27,6 +27,39 @@ pub struct LfsStore {
     tmp: PathBuf,
     _temp: Option<tempfile::TempDir>,
     index: Mutex<HashMap<String, u64>>,
+    /// Running sha256 of each multipart upload, so completion does not re-read the object.
+    progress: Mutex<HashMap<String, HashProgress>>,
+}
+
+#[derive(Default)]
+struct HashProgress {
+    hashed_to: u64,
+    /// `None` while a part holds it (`in_use`), or once invalid.
+    sha: Option<Sha256>,
+    in_use: Option<(u64, u64)>,
+    /// A part rewrote hashed bytes or failed mid-hash: completion re-hashes from 0.
+    invalid: bool,
+}
+
+/// Removes `hub-emulator-*` dirs under `dir` left by processes that no longer exist (killed
+/// with SIGKILL, so their temp dir was never removed; under /dev/shm that would hold RAM).
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("hub-emulator-") {
+            continue;
+        }
+        let Ok(pid) = std::fs::read_to_string(e.path().join("owner.pid")) else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid.trim()).exists();
+        if !alive && pid.trim().bytes().all(|b| b.is_ascii_digit()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 impl LfsStore {
@@ -43,10 +76,15 @@ impl LfsStore {
                     b
                 };
                 let shm = Path::new("/dev/shm");
+                if shm.is_dir() {
+                    remove_stale(shm);
+                }
                 let t = match shm.is_dir().then(|| builder().tempdir_in(shm)) {
                     Some(Ok(t)) => t,
                     _ => builder().tempdir()?,
                 };
+                // Lets a later run remove this dir if this process is killed without cleanup.
+                std::fs::write(t.path().join("owner.pid"), std::process::id().to_string())?;
                 (t.path().to_path_buf(), Some(t))
             }
         };
@@ -75,6 +113,7 @@ impl LfsStore {
             tmp,
             _temp: temp,
             index: Mutex::new(index),
+            progress: Mutex::new(HashMap::new()),
         })
     }
 
@@ -166,10 +205,54 @@ impl LfsStore {
     /// Creates the (sparse) file multipart parts are written into.
     pub fn create_multipart(&self, upload_id: &str, size: u64) -> io::Result<()> {
         let f = File::create(self.tmp_path(upload_id))?;
-        f.set_len(size)
+        f.set_len(size)?;
+        if let Ok(mut m) = self.progress.lock() {
+            m.insert(
+                upload_id.to_string(),
+                HashProgress {
+                    sha: Some(Sha256::new()),
+                    ..HashProgress::default()
+                },
+            );
+        }
+        Ok(())
     }
 
-    /// Writes one part at its offset; returns the byte count.
+    /// Claims the running hash when this part continues it (parts in order, as the Python client
+    /// sends them); a part that rewrites hashed bytes invalidates it.
+    fn claim_hash(&self, upload_id: &str, offset: u64, len: u64) -> Option<Sha256> {
+        let mut m = self.progress.lock().ok()?;
+        let p = m.get_mut(upload_id)?;
+        let overlaps_in_use = p
+            .in_use
+            .is_some_and(|(o, l)| offset < o + l && o < offset + len);
+        if offset < p.hashed_to || overlaps_in_use {
+            p.invalid = true;
+            return None;
+        }
+        if offset == p.hashed_to && p.in_use.is_none() && !p.invalid && p.sha.is_some() {
+            p.in_use = Some((offset, len));
+            return p.sha.take();
+        }
+        None
+    }
+
+    fn release_hash(&self, upload_id: &str, sha: Sha256, ok_len: Option<u64>) {
+        if let Ok(mut m) = self.progress.lock() {
+            if let Some(p) = m.get_mut(upload_id) {
+                p.in_use = None;
+                match ok_len {
+                    Some(n) if !p.invalid => {
+                        p.sha = Some(sha);
+                        p.hashed_to += n;
+                    }
+                    _ => p.invalid = true,
+                }
+            }
+        }
+    }
+
+    /// Writes one part at its offset, hashing it on the way when it continues the running hash.
     pub async fn put_part(
         &self,
         upload_id: &str,
@@ -178,15 +261,23 @@ impl LfsStore {
         body: axum::body::Body,
     ) -> Result<(), StoreError> {
         let path = self.tmp_path(upload_id);
+        let hasher = self.claim_hash(upload_id, offset, expected);
         let (tx, mut rx) = mpsc::channel::<Bytes>(64);
-        let writer = tokio::task::spawn_blocking(move || -> io::Result<u64> {
-            let f = std::fs::OpenOptions::new().write(true).open(&path)?;
-            let mut pos = offset;
-            while let Some(chunk) = rx.blocking_recv() {
-                f.write_all_at(&chunk, pos)?;
-                pos += chunk.len() as u64;
-            }
-            Ok(pos - offset)
+        let writer = tokio::task::spawn_blocking(move || -> (io::Result<u64>, Option<Sha256>) {
+            let mut hasher = hasher;
+            let result = (|| {
+                let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+                let mut pos = offset;
+                while let Some(chunk) = rx.blocking_recv() {
+                    if let Some(h) = hasher.as_mut() {
+                        h.update(&chunk);
+                    }
+                    f.write_all_at(&chunk, pos)?;
+                    pos += chunk.len() as u64;
+                }
+                Ok(pos - offset)
+            })();
+            (result, hasher)
         });
         let mut stream = body.into_data_stream();
         let mut body_err = None;
@@ -211,18 +302,21 @@ impl LfsStore {
             }
         }
         drop(tx);
-        let n = writer
+        let (written, hasher) = writer
             .await
-            .map_err(|e| StoreError::Io(io::Error::other(e.to_string())))??;
-        if let Some(e) = body_err {
-            return Err(StoreError::Body(e));
-        }
-        if n != expected {
-            return Err(StoreError::Mismatch(format!(
+            .map_err(|e| StoreError::Io(io::Error::other(e.to_string())))?;
+        let outcome = match (written, body_err) {
+            (Err(e), _) => Err(StoreError::Io(e)),
+            (Ok(_), Some(e)) => Err(StoreError::Body(e)),
+            (Ok(n), None) if n != expected => Err(StoreError::Mismatch(format!(
                 "part size mismatch: expected {expected} bytes, received {n}"
-            )));
+            ))),
+            (Ok(_), None) => Ok(()),
+        };
+        if let Some(h) = hasher {
+            self.release_hash(upload_id, h, outcome.is_ok().then_some(expected));
         }
-        Ok(())
+        outcome
     }
 
     /// Hashes the assembled file and moves it into place.
@@ -234,10 +328,26 @@ impl LfsStore {
     ) -> Result<(), StoreError> {
         let path = self.tmp_path(upload_id);
         let p = path.clone();
+        // Only the bytes after the running hash are read back (usually none).
+        let (start, hasher) = match self
+            .progress
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(upload_id))
+        {
+            Some(HashProgress {
+                sha: Some(h),
+                hashed_to,
+                invalid: false,
+                in_use: None,
+            }) => (hashed_to, h),
+            _ => (0, Sha256::new()),
+        };
         let sha = tokio::task::spawn_blocking(move || -> io::Result<String> {
             let mut f = File::open(&p)?;
-            let mut h = Sha256::new();
-            let mut buf = vec![0u8; 4 << 20];
+            f.seek(io::SeekFrom::Start(start))?;
+            let mut h = hasher;
+            let mut buf = vec![0u8; 64 * 1024];
             loop {
                 let n = f.read(&mut buf)?;
                 if n == 0 {
@@ -256,5 +366,61 @@ impl LfsStore {
         }
         self.commit_object(&path, oid, size)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    fn sha(data: &[u8]) -> String {
+        hex::encode(Sha256::digest(data))
+    }
+
+    async fn upload(store: &LfsStore, id: &str, data: &[u8], chunk: usize, order: &[usize]) {
+        store.create_multipart(id, data.len() as u64).unwrap();
+        for &i in order {
+            let part = &data[i * chunk..((i + 1) * chunk).min(data.len())];
+            store
+                .put_part(
+                    id,
+                    (i * chunk) as u64,
+                    part.len() as u64,
+                    Body::from(part.to_vec()),
+                )
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn multipart_hash_in_order_out_of_order_and_rewritten() {
+        let store = LfsStore::new(None).unwrap();
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
+        upload(&store, "a", &data, 3000, &[0, 1, 2, 3]).await;
+        assert_eq!(store.progress.lock().unwrap()["a"].hashed_to, 10_000);
+        store
+            .complete_multipart("a", &sha(&data), 10_000)
+            .await
+            .unwrap();
+        assert_eq!(store.size_of(&sha(&data)), Some(10_000));
+
+        let other: Vec<u8> = data.iter().map(|b| b ^ 1).collect();
+        upload(&store, "b", &other, 3000, &[2, 0, 3, 1]).await;
+        store
+            .complete_multipart("b", &sha(&other), 10_000)
+            .await
+            .unwrap();
+
+        // Part 0 uploaded, hashed, then rewritten with other bytes: the final hash must see the rewrite.
+        let third: Vec<u8> = data.iter().map(|b| b ^ 2).collect();
+        upload(&store, "c", &third, 3000, &[0, 1, 2, 3]).await;
+        store
+            .put_part("c", 0, 3000, Body::from(data[..3000].to_vec()))
+            .await
+            .unwrap();
+        let err = store.complete_multipart("c", &sha(&third), 10_000).await;
+        assert!(matches!(err, Err(StoreError::Mismatch(_))), "{err:?}");
     }
 }

@@ -324,3 +324,48 @@ async fn preupload_modes_and_oids() {
     );
     assert!(v["files"][1].get("oid").is_none());
 }
+
+#[tokio::test]
+async fn create_pr_commits_to_a_pr_branch_and_keeps_main() {
+    let emu = start().await;
+    let api = Api::new(&emu, ALICE);
+    api.create("alice/m", "model", false, None).await;
+    let main = api.head_sha("models", "alice/m").await;
+    let body = format!(
+        "{}\n{}\n",
+        json!({"key": "header", "value": {"summary": "pr", "description": ""}}),
+        file_line("pr.txt", b"from a PR")
+    );
+    let r = api
+        .req(Method::POST, "/api/models/alice/m/commit/main?create_pr=1")
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .expect("commit");
+    assert_status(&r, StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(
+        v["pullRequestUrl"],
+        format!("{}/alice/m/discussions/1", emu.url())
+    );
+    assert_eq!(api.head_sha("models", "alice/m").await, main);
+    let pr: Value = api
+        .get("/api/models/alice/m/revision/refs%2Fpr%2F1")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(pr["sha"], v["commitOid"]);
+    let text = api
+        .get("/alice/m/resolve/refs%2Fpr%2F1/pr.txt")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(text, "from a PR");
+    assert_status(
+        &api.get("/alice/m/resolve/main/pr.txt").await,
+        StatusCode::NOT_FOUND,
+    );
+}

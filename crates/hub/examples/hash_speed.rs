@@ -1,47 +1,55 @@
-//! Smoke measurement of `hub::hash::hash_file` throughput (sha256 + git sha1 in one pass).
-//! `cargo run -p hub --example hash_speed -- [MiB]` (dependencies are optimised even in dev builds).
+//! Smoke measurement of `hub::hash` throughput on one file (page cache warm).
+//! `cargo run -p hub --example hash_speed -- [FILE | MiB]` — with a number, a temp file of that size
+//! is generated. Dependencies (sha2, sha1) are optimised even in dev builds.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
-fn main() -> std::io::Result<()> {
-    let mib: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(512);
-    let mut file = tempfile::NamedTempFile::new()?;
-    let block: Vec<u8> = (0..1 << 20)
-        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
-    for _ in 0..mib {
-        file.write_all(&block)?;
-    }
-    file.flush()?;
-    // Warm the page cache so the figure is hashing, not disk.
-    hub::hash::hash_file(file.path())?;
+fn rate(label: &str, bytes: u64, run: impl Fn() -> std::io::Result<()>) -> std::io::Result<()> {
+    run()?; // warm-up: page cache, CPU frequency
     let start = Instant::now();
-    let h = hub::hash::hash_file(file.path())?;
+    run()?;
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "hashed {} MiB in {:.3}s: {:.2} GB/s (sha256 {}…, git sha1 {}…)",
-        mib,
+        "{label:<28} {:>7.3} s  {:>6.2} GB/s",
         secs,
-        h.size as f64 / secs / 1e9,
-        &h.sha256[..12],
-        &h.git_sha1[..12]
+        bytes as f64 / secs / 1e9
     );
-    // The two digests alone, over the same bytes in memory, to show where the time goes.
-    use sha2::Digest as _;
-    let data: Vec<u8> = block.repeat(64);
-    let t = Instant::now();
-    let d = sha2::Sha256::digest(&data);
-    let s256 = data.len() as f64 / t.elapsed().as_secs_f64() / 1e9;
-    let t = Instant::now();
-    let d1 = sha1::Sha1::digest(&data);
-    let s1 = data.len() as f64 / t.elapsed().as_secs_f64() / 1e9;
-    println!(
-        "in memory: sha256 {s256:.2} GB/s, sha1 {s1:.2} GB/s ({:02x}{:02x})",
-        d[0], d1[0]
-    );
+    Ok(())
+}
+
+fn main() -> std::io::Result<()> {
+    let arg = std::env::args().nth(1).unwrap_or_else(|| "512".into());
+    let generated;
+    let path: &Path = match arg.parse::<usize>() {
+        Ok(mib) => {
+            let mut file = tempfile::NamedTempFile::new()?;
+            let block: Vec<u8> = (0..1u32 << 20)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+                .collect();
+            for _ in 0..mib {
+                file.write_all(&block)?;
+            }
+            file.flush()?;
+            generated = file;
+            generated.path()
+        }
+        Err(_) => Path::new(&arg),
+    };
+    let bytes = std::fs::metadata(path)?.len();
+    println!("{} bytes", bytes);
+    rate("hash_file_sha256_only", bytes, || {
+        hub::hash::hash_file_sha256_only(path).map(drop)
+    })?;
+    rate("sha256_file", bytes, || {
+        hub::hash::sha256_file(path).map(drop)
+    })?;
+    rate("git_sha1_file", bytes, || {
+        hub::hash::git_sha1_file(path).map(drop)
+    })?;
+    rate("hash_file (both digests)", bytes, || {
+        hub::hash::hash_file(path).map(drop)
+    })?;
     Ok(())
 }

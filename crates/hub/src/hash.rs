@@ -8,8 +8,10 @@ use std::path::Path;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-/// Read buffer size: large enough that hashing, not syscalls, dominates.
-pub const BUFFER_SIZE: usize = 1 << 20;
+/// Read buffer size: large enough that hashing, not syscalls, dominates, and small enough to stay in
+/// the core's L2 cache between the kernel's copy and the digest (perf, issue 7: 1 MiB buffers spent a third
+/// of the CPU in the page-cache copy; 64 KiB cut hashing CPU by ~30% on a 256 MiB file).
+pub const BUFFER_SIZE: usize = 1 << 16;
 
 /// Bytes of the file start sent to preupload.
 pub const SAMPLE_SIZE: usize = 512;
@@ -30,12 +32,12 @@ pub struct FileHashes {
 /// Files at least this large hash sha256 and sha1 on two threads (same single read).
 pub const PARALLEL_THRESHOLD: u64 = 8 << 20;
 
-/// Hashes a file in one streamed pass with a 1 MiB buffer. Blocking: call it from
+/// Hashes a file in one streamed pass with a [`BUFFER_SIZE`] buffer. Blocking: call it from
 /// `spawn_blocking` or a worker thread. Fails if the file changes size while read.
 ///
 /// Files of [`PARALLEL_THRESHOLD`] bytes or more feed sha1 from a second thread while
 /// this one reads and computes sha256, so one big file hashes at nearly the speed of a
-/// single digest (memory stays bounded: a few 1 MiB chunks in flight).
+/// single digest (memory stays bounded: a few buffer-sized chunks in flight).
 pub fn hash_file(path: &Path) -> io::Result<FileHashes> {
     let mut file = File::open(path)?;
     let size = file.metadata()?.len();
@@ -43,7 +45,12 @@ pub fn hash_file(path: &Path) -> io::Result<FileHashes> {
         hash_two_threads(&mut file, size)?
     } else {
         let mut state = State::new(size);
-        let mut buf = vec![0u8; BUFFER_SIZE];
+        // Small files get a buffer their size (+1 to see the end in one read), not a full one each.
+        let mut buf = vec![
+            0u8;
+            usize::try_from(size)
+                .map_or(BUFFER_SIZE, |s| s.saturating_add(1).min(BUFFER_SIZE))
+        ];
         while let Some(n) = read_some(&mut file, &mut buf)? {
             state.update(&buf[..n]);
         }
@@ -178,7 +185,7 @@ pub fn hash_file_sha256_only(path: &Path) -> io::Result<FileHashes> {
     })
 }
 
-/// sha256 only (LFS files), streamed with a 1 MiB buffer: about twice as fast per core as
+/// sha256 only (LFS files), streamed with a [`BUFFER_SIZE`] buffer: about twice as fast per core as
 /// [`hash_file`], which computes both digests.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     let mut hasher = Sha256::new();
@@ -186,7 +193,7 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// Git blob sha1 only (regular files), streamed with a 1 MiB buffer.
+/// Git blob sha1 only (regular files), streamed with a [`BUFFER_SIZE`] buffer.
 pub fn git_sha1_file(path: &Path) -> io::Result<String> {
     let mut file = File::open(path)?;
     let size = file.metadata()?.len();

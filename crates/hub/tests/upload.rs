@@ -224,3 +224,45 @@ async fn preupload_splits_large_requests_and_keeps_order() {
         2
     );
 }
+
+#[tokio::test]
+async fn create_pr_opens_a_pull_request_and_leaves_main_alone() {
+    let emu = emulator().await;
+    let c = client(&emu, ALICE);
+    let repo = model("alice/pr");
+    c.create_repo(&repo, &CreateRepo::default()).await.unwrap();
+    let head = c.repo_info(&repo, None).await.unwrap().unwrap().sha;
+    let files = [hub::PreuploadFile {
+        path: "p.txt".into(),
+        size: 2,
+        sample: b"pr".to_vec(),
+    }];
+    let modes = c.preupload(&repo, "main", &files, true).await.unwrap();
+    assert_eq!(modes[0].upload_mode, hub::UploadMode::Regular);
+    let commit = CommitRequest {
+        summary: "proposal".into(),
+        create_pr: true,
+        operations: vec![CommitOperation::AddBytes {
+            path: "p.txt".into(),
+            content: b"pr".to_vec(),
+        }],
+        ..Default::default()
+    };
+    let info = c.commit(&repo, "main", &commit).await.unwrap();
+    let pr = info.pr_url.expect("a pull request URL");
+    assert!(
+        pr.starts_with(&format!("{}/alice/pr/discussions/", emu.url())),
+        "{pr}"
+    );
+    assert_eq!(
+        c.repo_info(&repo, None).await.unwrap().unwrap().sha,
+        head,
+        "main did not move"
+    );
+    let number = pr.rsplit('/').next().unwrap();
+    let tree = c
+        .list_tree(&repo, &format!("refs/pr/{number}"))
+        .await
+        .unwrap();
+    assert!(tree.iter().any(|e| e.path == "p.txt"), "{tree:?}");
+}

@@ -82,6 +82,23 @@ pub(crate) fn preflight(
     Some(resp)
 }
 
+/// WebSocket handshakes get no CORS check from browsers, so the proxy checks them itself: with an origin
+/// list, a handshake whose `Origin` is neither listed nor the proxy's own (`own`) is refused (cross-site
+/// WebSocket hijacking). No `Origin` (non-browser clients) passes.
+pub(crate) fn upgrade_allowed(
+    headers: &HeaderMap,
+    allow: &AllowOrigins,
+    own: Option<&str>,
+) -> bool {
+    match (allow, headers.get(ORIGIN)) {
+        (AllowOrigins::Any, _) | (_, None) => true,
+        (AllowOrigins::List(_), Some(o)) => {
+            allow.allows(o)
+                || own.is_some_and(|own| own.as_bytes().eq_ignore_ascii_case(o.as_bytes()))
+        }
+    }
+}
+
 /// Adds our CORS headers to a response for a request from `origin`.
 pub(crate) fn decorate(h: &mut HeaderMap, origin: Option<&HeaderValue>, allow: &AllowOrigins) {
     match allow {
@@ -133,5 +150,19 @@ mod tests {
             403
         );
         assert!(preflight(&Method::GET, &h, &allow).is_none());
+    }
+
+    #[test]
+    fn websocket_origins() {
+        let allow = AllowOrigins::parse("https://a.com").unwrap();
+        let mut h = HeaderMap::new();
+        assert!(upgrade_allowed(&h, &allow, None));
+        h.insert(ORIGIN, HeaderValue::from_static("https://evil.com"));
+        assert!(!upgrade_allowed(&h, &allow, Some("https://p.hf.space")));
+        assert!(upgrade_allowed(&h, &AllowOrigins::Any, None));
+        h.insert(ORIGIN, HeaderValue::from_static("https://p.hf.space"));
+        assert!(upgrade_allowed(&h, &allow, Some("https://p.hf.space")));
+        h.insert(ORIGIN, HeaderValue::from_static("https://a.com"));
+        assert!(upgrade_allowed(&h, &allow, None));
     }
 }

@@ -2,7 +2,6 @@
 //! header policy, wake-up retries, timeouts, streaming bodies, origin rewriting and WebSocket tunnels.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +35,7 @@ pub(crate) struct State {
     pub rate: Option<RateLimiter>,
     pub readiness: Readiness,
     host_value: HeaderValue,
+    origin_value: HeaderValue,
     /// Rewrite patterns when the public origin is configured; else derived per request from `Host`.
     patterns: Option<Arc<Patterns>>,
     pub shutdown: watch::Receiver<bool>,
@@ -47,6 +47,8 @@ impl State {
         let host_value = HeaderValue::from_str(&cfg.target.authority).map_err(|_| {
             "PROXY_TARGET_URL has a host that is not a valid Host header".to_owned()
         })?;
+        let origin_value = HeaderValue::from_str(&cfg.target.origin)
+            .map_err(|_| "PROXY_TARGET_URL is not a valid Origin header".to_owned())?;
         let patterns = cfg
             .public_origin
             .as_ref()
@@ -56,6 +58,7 @@ impl State {
             readiness: Readiness::default(),
             upstream,
             host_value,
+            origin_value,
             patterns,
             shutdown,
             cfg,
@@ -75,6 +78,7 @@ impl State {
             h,
             &Injected {
                 host: &self.host_value,
+                upstream_origin: &self.origin_value,
                 token,
                 public,
                 upgrade,
@@ -87,7 +91,8 @@ impl State {
 /// One client connection.
 pub(crate) struct Conn {
     pub state: Arc<State>,
-    pub peer: SocketAddr,
+    /// The peer's IP address, formatted once per connection (rate-limit key and log fallback).
+    pub peer_ip: String,
     /// The connection-cap permit; WebSocket tunnels keep a clone so they count too.
     pub permit: Arc<OwnedSemaphorePermit>,
     /// Set by `framing::Sniffer` when a request head on this connection had ambiguous framing.
@@ -103,7 +108,7 @@ pub(crate) async fn handle(
     // Path only: queries can carry signed URLs or keys.
     let path = crate::log::sanitize(req.uri().path(), 200);
     let origin = req.headers().get(ORIGIN).cloned();
-    let caller = limits::caller_key(req.headers(), conn.peer.ip(), None);
+    let caller = limits::caller_key(req.headers(), &conn.peer_ip, None);
     let mut resp = route(&conn, req).await;
     crate::cors::decorate(
         resp.headers_mut(),
@@ -148,6 +153,12 @@ async fn route(conn: &Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
     if let Some(r) = crate::cors::preflight(req.method(), req.headers(), &cfg.allow_origins) {
         return r;
     }
+    if headers::wants_upgrade(req.headers()) {
+        let own = own_origin(cfg, req.headers());
+        if !crate::cors::upgrade_allowed(req.headers(), &cfg.allow_origins, own.as_deref()) {
+            return ProxyError::OriginNotAllowed.response();
+        }
+    }
     let api_key = if cfg.api_keys.is_empty() {
         None
     } else {
@@ -161,7 +172,7 @@ async fn route(conn: &Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
         }
     };
     if let Some(rl) = &state.rate {
-        let key = limits::caller_key(req.headers(), conn.peer.ip(), api_key);
+        let key = limits::caller_key(req.headers(), &conn.peer_ip, api_key);
         if let Err(retry_after_secs) = rl.check(&key, std::time::Instant::now()) {
             return ProxyError::RateLimited { retry_after_secs }.response();
         }
@@ -180,6 +191,15 @@ async fn route(conn: &Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
         return ProxyError::TooLarge.response();
     }
     forward(conn, req).await
+}
+
+/// The proxy's own public origin as a string (`https://host`), configured or derived.
+fn own_origin(cfg: &Config, h: &HeaderMap) -> Option<String> {
+    let o = match &cfg.public_origin {
+        Some(o) => o.clone(),
+        None => derive_origin(h)?,
+    };
+    Some(format!("{}://{}", o.scheme(), o.authority))
 }
 
 /// The caller-facing origin when none is configured: from `Host` and `X-Forwarded-Proto`.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING, CONNECTION, COOKIE, HOST, LOCATION,
-    SET_COOKIE, UPGRADE,
+    ORIGIN, SET_COOKIE, UPGRADE,
 };
 
 use crate::config::Origin;
@@ -91,6 +91,8 @@ pub(crate) fn wants_upgrade(h: &HeaderMap) -> bool {
 /// What the proxy adds to each upstream request.
 pub(crate) struct Injected<'a> {
     pub host: &'a HeaderValue,
+    /// The upstream's origin (`https://alice-app.hf.space`), for `Origin` rewriting.
+    pub upstream_origin: &'a HeaderValue,
     pub token: Option<(&'a HeaderName, &'a HeaderValue)>,
     pub public: Option<&'a Origin>,
     pub upgrade: bool,
@@ -117,6 +119,12 @@ pub(crate) fn prepare_request(h: &mut HeaderMap, inj: &Injected<'_>) {
             h.insert("x-forwarded-host", v);
         }
         h.insert("x-forwarded-proto", HeaderValue::from_static(o.scheme()));
+        // The upstream sees its own name in `Host`; a browser on the proxy's page sends the proxy's origin.
+        // Renaming it keeps the app's same-origin checks (Streamlit's WebSocket origin check, for one)
+        // consistent. Other origins pass unchanged.
+        if h.get(ORIGIN).is_some_and(|v| is_origin(v.as_bytes(), o)) {
+            h.insert(ORIGIN, inj.upstream_origin.clone());
+        }
     }
     if let Some(up) = upgrade_value {
         h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
@@ -157,6 +165,15 @@ fn strip_cookie(h: &mut HeaderMap) {
     for v in kept {
         h.append(COOKIE, v);
     }
+}
+
+/// True when `value` is exactly `scheme://authority` of `o` (ASCII case-insensitive).
+fn is_origin(value: &[u8], o: &Origin) -> bool {
+    let scheme = o.scheme().as_bytes();
+    value.len() == scheme.len() + 3 + o.authority.len()
+        && value[..scheme.len()].eq_ignore_ascii_case(scheme)
+        && &value[scheme.len()..scheme.len() + 3] == b"://"
+        && value[scheme.len() + 3..].eq_ignore_ascii_case(o.authority.as_bytes())
 }
 
 /// Removes `__sign` from a query string; `None` when nothing is left.
@@ -243,6 +260,8 @@ mod tests {
         h.insert(HOST, HeaderValue::from_static("evil.example"));
         h.insert("x-keep", HeaderValue::from_static("1"));
         let host = HeaderValue::from_static("alice-app.hf.space");
+        let upstream_origin = HeaderValue::from_static("https://alice-app.hf.space");
+        h.insert(ORIGIN, HeaderValue::from_static("https://P.hf.space"));
         let tok = HeaderValue::from_static("Bearer hf_proxy");
         let name = HeaderName::from_static("x-hf-authorization");
         let public = Origin {
@@ -253,6 +272,7 @@ mod tests {
             &mut h,
             &Injected {
                 host: &host,
+                upstream_origin: &upstream_origin,
                 token: Some((&name, &tok)),
                 public: Some(&public),
                 upgrade: false,
@@ -270,6 +290,7 @@ mod tests {
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h[ACCEPT_ENCODING], "identity");
         assert_eq!(h["x-keep"], "1");
+        assert_eq!(h[ORIGIN], "https://alice-app.hf.space");
     }
 
     #[test]

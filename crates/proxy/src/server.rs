@@ -111,7 +111,7 @@ async fn serve_inner(
         };
         let conn = Arc::new(Conn {
             state: Arc::clone(&state),
-            peer,
+            peer_ip: peer.ip().to_string(),
             permit: Arc::new(permit),
             bad_framing,
         });

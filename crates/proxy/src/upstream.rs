@@ -21,7 +21,7 @@ use crate::body::Body;
 use crate::config::{Config, Target};
 
 /// How long an idle connection is kept for reuse.
-const IDLE_FOR: Duration = Duration::from_secs(60);
+const IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Why the upstream call failed. Details stay in the log; callers get a fixed message.
 #[derive(Debug)]

@@ -697,3 +697,56 @@ async fn idle_websocket_tunnel_is_closed() {
         "{logs:?}"
     );
 }
+
+#[tokio::test]
+async fn websocket_origins_are_checked_and_renamed() {
+    let up = start_upstream().await;
+    let proxy = start_proxy(
+        &up.origin,
+        &[("PROXY_ALLOW_ORIGINS", "https://app.example")],
+    )
+    .await;
+    let handshake = |origin: &str| {
+        format!("GET /ws HTTP/1.1\r\nHost: p\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nOrigin: {origin}\r\n\r\n")
+    };
+    // Another site's page must not open a tunnel that carries the proxy's token.
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(handshake("https://evil.example").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    read_until(&mut s, &mut buf, b"\r\n\r\n").await;
+    assert!(
+        buf.starts_with(b"HTTP/1.1 403"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+    assert!(up.seen().is_empty());
+    // The proxy's own page (its public origin) may, and the app sees its own origin, matching `Host`.
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(handshake("https://alice-app-proxy.hf.space").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    read_until(&mut s, &mut buf, b"\r\n\r\n").await;
+    assert!(
+        buf.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+    assert_eq!(up.last().headers["origin"], up.origin.as_str());
+    // A listed origin passes unchanged.
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(handshake("https://app.example").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    read_until(&mut s, &mut buf, b"\r\n\r\n").await;
+    assert!(
+        buf.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+    assert_eq!(up.last().headers["origin"], "https://app.example");
+    proxy.stop().await;
+}

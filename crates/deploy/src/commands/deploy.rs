@@ -3,22 +3,22 @@
 //! → wait for the Space → proxy → outputs.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
-use hub::{
-    CommitInfo, CreateRepo, HubClient, HubError, Plan as AccountPlan, RepoInfo, RepoRef, RepoType,
-    WhoAmI,
-};
+use hub::{CommitInfo, CreateRepo, HubClient, HubError, RepoInfo, RepoRef, RepoType};
 
+use crate::access::{check_plan, check_write, whoami_failure, MISSING_TOKEN};
 use crate::cli::DeployArgs;
-use crate::contract::{DeployConfig, RepoTarget, Secrets, SpaceSdk};
+use crate::contract::{DeployConfig, RepoTarget, Secrets};
 use crate::execute::commit::{commit_plan, CommitError, CommitSpec, Limits};
 use crate::execute::upload::upload_lfs;
 use crate::exit::Failure;
 use crate::plan::{self, ModeCache, Plan, Target};
 use crate::proxy_space::{self, Preflight, ProvisionContext};
 use crate::report::{github, human, json, summary, Outcome, Report, Reporter, Style};
-use crate::source::{frontmatter, walk, LocalFile};
+use crate::source::readme::space_readme;
+use crate::source::{walk, LocalFile};
 use crate::space_wait::{wait_for_space, WaitOptions};
 use crate::validate::{parse_bool, process_env, validate};
 
@@ -26,10 +26,6 @@ use crate::validate::{parse_bool, process_env, validate};
 const MAX_REPLANS: usize = 5;
 /// Above this size the Hub always stores a file in LFS (used to estimate modes in a dry run of a new repo).
 const LFS_THRESHOLD: u64 = crate::source::hash::ALWAYS_LFS_ABOVE;
-
-const MISSING_TOKEN: &str = "HF_TOKEN is not set: create a token with write access at \
-    https://huggingface.co/settings/tokens and pass it in the HF_TOKEN environment variable (in the action: \
-    `hf_token: ${{ secrets.HF_TOKEN }}`)";
 
 /// Runs a deploy and returns the exit code. Outputs, summary and the JSON result are written on success and
 /// on failure (with what is known).
@@ -40,15 +36,26 @@ pub async fn run(args: &DeployArgs) -> i32 {
     // First thing: the runner must know the tokens before any line could contain one.
     reporter.mask(secrets.all());
     let mut outcome = Outcome::default();
+    let started = Instant::now();
     let result = deploy(args, &secrets, &reporter, &mut outcome).await;
     let code = match &result {
         Ok(plan) => {
             if outcome.dry_run {
-                reporter.info("Dry run: nothing was changed.");
+                reporter.info(&format!(
+                    "Dry run: nothing was changed ({:.1?}).",
+                    started.elapsed()
+                ));
             } else if !outcome.changed {
                 reporter.info(&format!(
-                    "{} is already up to date: no commit.",
-                    outcome.repo_id
+                    "{} is already up to date: no commit ({:.1?}).",
+                    outcome.repo_id,
+                    started.elapsed()
+                ));
+            } else {
+                reporter.info(&format!(
+                    "Deployed {} in {:.1?}.",
+                    outcome.repo_id,
+                    started.elapsed()
                 ));
             }
             if reporter.style.github {
@@ -100,111 +107,13 @@ fn retry_policy_from_env() -> Option<hub::RetryPolicy> {
     })
 }
 
-fn whoami_failure(err: HubError) -> Failure {
-    match err {
-        HubError::Unauthorized { .. } => Failure::auth(
-            "the Hub refused HF_TOKEN (401): the token is invalid, expired or revoked; create a new one with \
-             write access at https://huggingface.co/settings/tokens",
-        ),
-        other => Failure::hub("checking the token (whoami)", other),
-    }
-}
-
-fn check_write(who: &WhoAmI, repo: &RepoRef) -> Result<(), Failure> {
-    let id = repo.id.to_string();
-    if who.can_write(&repo.id.namespace) || who.can_write_repo(&id) {
-        return Ok(());
-    }
-    if who.token_role.as_deref() == Some("read") {
-        return Err(Failure::auth(format!(
-            "HF_TOKEN is a read-only token, so it cannot deploy to {id}: use a token with the write role, or a \
-             fine-grained token with write access to {}",
-            repo.id.namespace
-        )));
-    }
-    Err(Failure::auth(format!(
-        "HF_TOKEN (user {}) has no write access to the namespace {}: use a token of a member with write access, \
-         or deploy under your own namespace",
-        who.name, repo.id.namespace
-    )))
-}
-
-fn check_plan(who: &WhoAmI, repo: &RepoRef, sdk: SpaceSdk) -> Result<(), Failure> {
-    if repo.repo_type == RepoType::Space
-        && sdk.needs_paid_plan()
-        && who.plan_for(&repo.id.namespace) == AccountPlan::Free
-    {
-        return Err(Failure::auth(format!(
-            "creating a {} Space needs a paid Hugging Face plan (PRO, Team or Enterprise) since July 2026, and {} is \
-             on the free plan: upgrade at https://huggingface.co/pricing, or use space_sdk: static (free)",
-            sdk.as_str(),
-            repo.id.namespace
-        )));
-    }
-    Ok(())
-}
-
-/// Gives a Space a README whose front matter names the sdk (see `source::frontmatter`); returns the sdk the
-/// Space will run with (the README's own, when it names one).
-fn space_readme(
-    files: &mut Vec<LocalFile>,
-    cfg: &DeployConfig,
-    scratch: &tempfile::TempDir,
-    reporter: &Reporter,
-) -> Result<SpaceSdk, Failure> {
-    let index = files.iter().position(|f| f.path == "README.md");
-    let existing = match index {
-        Some(i) => Some(
-            std::fs::read(&files[i].source)
-                .map_err(|e| Failure::input(format!("source_dir: cannot read README.md ({e})")))?,
-        ),
-        None => None,
-    };
-    let Some(rewritten) = frontmatter::for_space(existing.as_deref(), cfg.space_sdk) else {
-        // The README names its sdk: that is what the Hub will run, so create the Space with it too.
-        let declared = existing.as_deref().and_then(frontmatter::declared_sdk);
-        return Ok(match declared.as_deref().and_then(SpaceSdk::parse) {
-            Some(sdk) if sdk != cfg.space_sdk => {
-                reporter.info(&format!(
-                    "README.md declares `sdk: {}`, which wins over space_sdk ({})",
-                    sdk.as_str(),
-                    cfg.space_sdk.as_str()
-                ));
-                sdk
-            }
-            _ => cfg.space_sdk,
-        });
-    };
-    reporter.info(&rewritten.note);
-    let path = scratch.path().join("README.md");
-    std::fs::write(&path, &rewritten.content)
-        .map_err(|e| Failure::runtime(format!("writing the generated README.md: {e}")))?;
-    let h = hub::hash::hash_file(&path)
-        .map_err(|e| Failure::runtime(format!("hashing README.md: {e}")))?;
-    let file = LocalFile {
-        path: "README.md".into(),
-        source: path,
-        size: h.size,
-        sha256: h.sha256,
-        git_sha1: h.git_sha1,
-    };
-    match index {
-        Some(i) => files[i] = file,
-        None => {
-            let at = files.partition_point(|f| f.path.as_str() < "README.md");
-            files.insert(at, file);
-        }
-    }
-    Ok(cfg.space_sdk)
-}
-
 /// A dry-run plan for a repo that does not exist yet: everything is added; modes are estimated by size.
-fn plan_for_new_repo(files: &[LocalFile]) -> Plan {
+fn plan_for_new_repo(files: &[Arc<LocalFile>]) -> Plan {
     Plan {
         uploads: files
             .iter()
             .map(|f| plan::Upload {
-                file: f.clone(),
+                file: Arc::clone(f),
                 change: plan::Change::Add,
                 lfs: f.size > LFS_THRESHOLD,
             })
@@ -313,14 +222,34 @@ async fn deploy(
         Some(info) => info,
         None => read_head(&client, &repo, &cfg.revision).await,
     };
-    let walked = walking
-        .await
-        .map_err(|e| Failure::runtime(format!("walking source_dir failed: {e}")))?;
+    // An existing repo's tree is listed while the walk still hashes (it is read after the head, so a push in
+    // between makes the commit fail with 412 and re-plan, never mix trees).
+    let listing = async {
+        match &info {
+            Ok(Some(_)) => Some(client.list_tree(&repo, &cfg.revision).await),
+            _ => None,
+        }
+    };
+    let (walked, mut first_tree) = tokio::join!(walking, listing);
+    let walked = walked.map_err(|e| Failure::runtime(format!("walking source_dir failed: {e}")))?;
     let info = info?;
     if !walked.problems.is_empty() {
         return Err(Failure::input(format!(
             "source_dir: {}",
             walked.problems.message()
+        )));
+    }
+    if walked.files.is_empty() {
+        // A mirror of an empty folder would delete every file of the repo: almost always a wrong source_dir
+        // (a build step that did not run, a typo) rather than the intent.
+        return Err(Failure::input(format!(
+            "source_dir: {} holds no files to deploy{}; check source_dir (and the step that fills it)",
+            cfg.source_dir.display(),
+            if cfg.filter.include_patterns().is_empty() && cfg.filter.exclude_patterns().is_empty() {
+                ""
+            } else {
+                " after include/exclude"
+            }
         )));
     }
     reporter.info(&format!(
@@ -337,6 +266,7 @@ async fn deploy(
     } else {
         cfg.space_sdk
     };
+    let files: Vec<Arc<LocalFile>> = files.into_iter().map(Arc::new).collect();
 
     // 4. The repo: create it when missing (plan permitting), warn about a visibility mismatch.
     let explicit_private = args
@@ -465,10 +395,11 @@ async fn deploy(
     let mut commits: Vec<CommitInfo> = Vec::new();
     let mut replans = 0;
     let final_plan = loop {
-        let tree = client
-            .list_tree(&repo, &cfg.revision)
-            .await
-            .map_err(|e| Failure::hub(&format!("listing the files of {}", repo.id), e))?;
+        let tree = match first_tree.take() {
+            Some(listed) => listed,
+            None => client.list_tree(&repo, &cfg.revision).await,
+        }
+        .map_err(|e| Failure::hub(&format!("listing the files of {}", repo.id), e))?;
         let plan = plan::build(
             &target,
             info.sha.clone(),
@@ -483,7 +414,7 @@ async fn deploy(
         if plan.is_empty() || cfg.dry_run {
             break plan;
         }
-        let stats = upload_lfs(
+        upload_lfs(
             &client,
             &repo,
             &cfg.revision,
@@ -492,7 +423,6 @@ async fn deploy(
             reporter,
         )
         .await?;
-        let _ = stats;
         match commit_plan(&spec, &plan).await {
             Ok(made) => {
                 commits.extend(made);
@@ -542,7 +472,7 @@ async fn deploy(
 
     // 6. The Space: wait until it runs (only after a commit to the branch: nothing else rebuilds it).
     if repo.repo_type == RepoType::Space && cfg.wait && outcome.changed && !cfg.create_pr {
-        let opts = WaitOptions::from_env(cfg.wait_timeout);
+        let opts = WaitOptions::from_env(cfg.wait_timeout).after_commit();
         reporter.info(&format!(
             "Waiting for the Space to build and start (up to {}s)",
             cfg.wait_timeout.as_secs()

@@ -49,7 +49,10 @@ fn in_github() -> bool {
 /// A GitHub `::error::` annotation, on stderr when stdout carries a JSON result.
 fn annotate(args: &[OsString], message: &str) {
     if in_github() {
-        let line = format!("::error title=hf-deploy::{}", crate::report::github::escape_data(message));
+        let line = format!(
+            "::error title=hf-deploy::{}",
+            crate::report::github::escape_data(message)
+        );
         if wants_json(args) {
             let _ = writeln!(std::io::stderr().lock(), "{line}");
         } else {
@@ -76,6 +79,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// Parses `args` and runs the subcommand; returns the exit code.
 pub fn dispatch(args: Vec<OsString>) -> i32 {
+    // `--version` without building the whole command line (start-up is part of every CI step).
+    if args.len() == 2 && (args[1] == "--version" || args[1] == "-V") {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "hf-deploy {}",
+            env!("CARGO_PKG_VERSION")
+        );
+        return 0;
+    }
     if let Some(flag) = token_flag(&args) {
         return usage_failure(
             &args,

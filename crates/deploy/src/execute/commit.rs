@@ -154,13 +154,13 @@ mod tests {
 
     fn upload(path: &str, size: u64, lfs: bool) -> Upload {
         Upload {
-            file: LocalFile {
+            file: std::sync::Arc::new(LocalFile {
                 path: path.into(),
                 source: path.into(),
                 size,
                 sha256: "s".into(),
                 git_sha1: "g".into(),
-            },
+            }),
             change: Change::Add,
             lfs,
         }

@@ -16,7 +16,7 @@ use crate::report::{human::bytes, Report, Reporter};
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Objects per LFS batch call, and batch calls in flight.
-const BATCH_CHUNK: usize = 100;
+const BATCH_CHUNK: usize = hub::MAX_FILES_PER_REQUEST;
 const BATCH_CONCURRENCY: usize = 4;
 
 /// What the upload step did.
@@ -56,7 +56,7 @@ pub async fn upload_lfs(
     if objects.is_empty() {
         return Ok(UploadStats::default());
     }
-    // Batch calls of 100 objects, a few at once: for many LFS files, one round trip each would add up.
+    // Batch calls of up to 256 objects, a few at once: for many LFS files, one round trip each would add up.
     let answers: Vec<Vec<hub::LfsBatchObject>> =
         stream::iter(objects.chunks(BATCH_CHUNK).map(|chunk| async move {
             client
@@ -98,6 +98,12 @@ pub async fn upload_lfs(
     ));
     let bar = reporter.progress(stats.bytes, "uploading");
     let concurrency = super::env_usize("HF_DEPLOY_UPLOAD_CONCURRENCY", DEFAULT_CONCURRENCY);
+    // Without a progress bar (CI logs, pipes), a line per finished object, at most about twenty in all.
+    let total = todo.len();
+    let plain = bar.is_hidden();
+    let step = total.div_ceil(20).max(1);
+    let count = std::sync::atomic::AtomicUsize::new(0);
+    let count = &count;
     let finished: Vec<String> = stream::iter(todo.into_iter().map(|object| {
         let source = sources.get(&object.oid).cloned();
         let bar = bar.clone();
@@ -113,6 +119,13 @@ pub async fn upload_lfs(
                 .await
                 .map_err(|e| Failure::hub(&format!("uploading {path}"), e))?;
             bar.inc(object.size);
+            let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if plain && (n.checked_rem(step) == Some(0) || n == total) {
+                reporter.info(&format!(
+                    "LFS: {n}/{total} uploaded ({path}, {})",
+                    bytes(object.size)
+                ));
+            }
             Ok(object.oid)
         }
     }))

@@ -91,7 +91,10 @@ impl Reporter {
     pub fn failure(&self, failure: &Failure) {
         if self.style.github {
             // The log stream: stdout, or stderr when stdout carries the JSON result.
-            self.line(&format!("::error title=hf-deploy::{}", github::escape_data(&failure.message)));
+            self.line(&format!(
+                "::error title=hf-deploy::{}",
+                github::escape_data(&failure.message)
+            ));
         }
         let _ = writeln!(std::io::stderr().lock(), "error: {}", failure.message);
         if self.style.json {

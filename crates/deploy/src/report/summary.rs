@@ -98,3 +98,52 @@ pub fn render_failure(message: &str, code: i32) -> String {
         message.replace("```", "'''")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Change, Upload};
+    use crate::source::LocalFile;
+
+    #[test]
+    fn renders_counts_and_files() {
+        let plan = Plan {
+            parent: "p".into(),
+            uploads: vec![Upload {
+                file: std::sync::Arc::new(LocalFile {
+                    path: "a|b.txt".into(),
+                    source: "x".into(),
+                    size: 2048,
+                    sha256: "s".into(),
+                    git_sha1: "g".into(),
+                }),
+                change: Change::Add,
+                lfs: false,
+            }],
+            deletes: vec!["old.txt".into()],
+            ..Plan::default()
+        };
+        let outcome = Outcome {
+            repo_id: "alice/app".into(),
+            repo_url: "https://hub/spaces/alice/app".into(),
+            changed: true,
+            commit_sha: Some("0123456789abcdef".into()),
+            counts: plan.counts(),
+            ..Outcome::default()
+        };
+        let md = render(&outcome, Some(&plan));
+        assert!(md.starts_with("### hf-deploy: deployed"), "{md}");
+        assert!(md.contains("| 1 | 0 | 1 | 0 |"), "{md}");
+        assert!(
+            md.contains("| added | `a\\|b.txt` | 2.0 KiB | regular |"),
+            "{md}"
+        );
+        assert!(md.contains("| deleted | `old.txt` | | |"), "{md}");
+        assert!(md.contains("`0123456789ab`"), "{md}");
+        let failed = render_failure("bad ``` input", 2);
+        assert!(
+            failed.contains("exit code 2") && !failed.contains("bad ```"),
+            "{failed}"
+        );
+    }
+}

@@ -24,12 +24,33 @@ impl Default for PathFilter {
     }
 }
 
-/// Splits an input on commas and newlines, trimming items and dropping empty ones.
+/// Splits an input on commas and newlines, trimming items and dropping empty ones. Commas inside `{…}`
+/// (glob alternatives such as `*.{py,txt}`) or `[…]` do not split.
 pub fn split_list(text: &str) -> Vec<String> {
-    text.split([',', '\n'])
-        .map(str::trim)
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let (mut braces, mut in_class) = (0usize, false);
+    for c in text.chars() {
+        match c {
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '{' if !in_class => braces += 1,
+            '}' if !in_class => braces = braces.saturating_sub(1),
+            _ => {}
+        }
+        if c == '\n' || (c == ',' && braces == 0 && !in_class) {
+            items.push(std::mem::take(&mut current));
+            braces = 0;
+            in_class = false;
+        } else {
+            current.push(c);
+        }
+    }
+    items.push(current);
+    items
+        .into_iter()
+        .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .map(str::to_string)
         .collect()
 }
 
@@ -118,6 +139,14 @@ mod tests {
         assert!(!f.allows("x.py.tmp"));
         assert!(f.prunes_dir("assets/private"));
         assert!(!f.prunes_dir("assets"));
+    }
+
+    #[test]
+    fn lists_keep_brace_alternatives() {
+        assert_eq!(split_list("*.{py,txt}, a\nb,,"), ["*.{py,txt}", "a", "b"]);
+        assert_eq!(split_list("[,]x,y"), ["[,]x", "y"]);
+        let f = PathFilter::new(Some("*.{py,txt}"), None).unwrap();
+        assert!(f.allows("a.py") && f.allows("b/c.txt") && !f.allows("d.md"));
     }
 
     #[test]

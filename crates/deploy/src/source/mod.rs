@@ -5,6 +5,7 @@ pub mod frontmatter;
 pub mod hash;
 pub mod lfs_pointer;
 pub mod names;
+pub mod readme;
 pub mod walk;
 
 use std::path::PathBuf;

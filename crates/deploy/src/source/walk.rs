@@ -1,8 +1,10 @@
 //! Walks `source_dir` on all cores and hashes every deployed file once (sha256 + git blob sha1 in one streamed
-//! read, by `hub::hash`). The walker's worker threads do the hashing, so many small files and a few large ones
-//! both keep every core busy.
+//! read, by `hub::hash`). The walk only finds the files; a pool of one thread per core then hashes them from a
+//! shared queue, largest first, so a folder of a few large files keeps every core busy too (the walker visits a
+//! folder's files on the one thread that read the folder).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
@@ -75,6 +77,8 @@ impl Walked {
 }
 
 enum Found {
+    /// Found and allowed; hashed after the walk.
+    Pending(String, PathBuf),
     File(LocalFile),
     Symlink(String),
     Pointer(String),
@@ -122,17 +126,63 @@ fn visit(root: &Path, path: &Path, is_symlink: bool, filter: &PathFilter) -> Opt
             Err(_) => return Some(Found::Other(format!("{rel} (a broken symlink)"))),
         }
     }
-    match super::hash::fingerprint(&source) {
-        Ok(h) if lfs_pointer::is_pointer(h.size, &h.sample) => Some(Found::Pointer(rel)),
-        Ok(h) => Some(Found::File(LocalFile {
-            path: rel,
-            source,
+    Some(Found::Pending(rel, source))
+}
+
+fn hash_one(rel: &str, source: &Path) -> Found {
+    match super::hash::fingerprint(source) {
+        Ok(h) if lfs_pointer::is_pointer(h.size, &h.sample) => Found::Pointer(rel.to_string()),
+        Ok(h) => Found::File(LocalFile {
+            path: rel.to_string(),
+            source: source.to_path_buf(),
             size: h.size,
             sha256: h.sha256,
             git_sha1: h.git_sha1,
-        })),
-        Err(e) => Some(Found::Other(format!("{rel} ({e})"))),
+        }),
+        Err(e) => Found::Other(format!("{rel} ({e})")),
     }
+}
+
+/// Hashes the found files on `threads` workers (0 = one per core) pulling from one queue, largest first (the
+/// last file to start is a small one, so no core idles while another hashes a big file at the end).
+fn hash_all(pending: Vec<(String, PathBuf)>, threads: usize) -> Vec<Found> {
+    let mut jobs: Vec<(u64, String, PathBuf)> = pending
+        .into_iter()
+        .map(|(rel, source)| {
+            let size = std::fs::metadata(&source).map_or(0, |m| m.len());
+            (size, rel, source)
+        })
+        .collect();
+    jobs.sort_by_key(|job| std::cmp::Reverse(job.0));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = if threads == 0 { cores } else { threads }
+        .min(jobs.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let (jobs, next) = (&jobs, &next);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    while let Some((_, rel, source)) =
+                        jobs.get(next.fetch_add(1, Ordering::Relaxed))
+                    {
+                        out.push(hash_one(rel, source));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                // A lost file would read as "deleted" to the plan: a failed worker fails the walk instead.
+                h.join()
+                    .unwrap_or_else(|_| vec![Found::Other("a hashing thread failed".to_string())])
+            })
+            .collect()
+    })
 }
 
 /// Walks and hashes `root` (a canonical directory path) with `threads` workers (0 = one per core).
@@ -185,8 +235,18 @@ pub fn walk(root: &Path, filter: &PathFilter, threads: usize) -> Walked {
         })
     });
     let mut walked = Walked::default();
+    let mut pending = Vec::new();
+    let mut done = Vec::new();
     for item in found.into_inner().unwrap_or_default() {
         match item {
+            Found::Pending(rel, source) => pending.push((rel, source)),
+            other => done.push(other),
+        }
+    }
+    done.extend(hash_all(pending, threads));
+    for item in done {
+        match item {
+            Found::Pending(rel, _) => walked.problems.other.push(format!("{rel} (not hashed)")),
             Found::File(f) => walked.files.push(f),
             Found::Symlink(p) => walked.problems.escaping_symlinks.push(p),
             Found::Pointer(p) => walked.problems.lfs_pointers.push(p),

@@ -180,11 +180,7 @@ pub async fn commit(
     rev: &str,
 ) -> ApiResult<Response> {
     let q = query(&req);
-    if util::truthy(util::query_get(&q, "create_pr")) {
-        return Err(ApiError::bad_request(
-            "Pull requests are not supported by the emulator (create_pr)",
-        ));
-    }
+    let create_pr = util::truthy(util::query_get(&q, "create_pr"));
     let (parts, body) = req.into_parts();
     // Authenticate before reading a possibly large body.
     {
@@ -198,11 +194,11 @@ pub async fn commit(
     let caller = auth::require(caller(&st, &parts.headers)?)?;
     let build_polls = st.config.build_polls;
     let repo = writable(&mut st, &caller, rtype, &ns, &name)?;
-    if !repo.branches.contains_key(rev) {
-        return Err(ApiError::revision_not_found(rev));
-    }
+    // Commits (and pull requests) target a branch, never a bare commit id.
     let head = repo
-        .head()
+        .branches
+        .get(rev)
+        .and_then(|id| repo.commits.get(id))
         .cloned()
         .ok_or_else(|| ApiError::revision_not_found(rev))?;
     if let Some(parent) = &parsed.parent {
@@ -255,14 +251,26 @@ pub async fn commit(
             }
         }
     }
-    let oid = repo.push_commit(parsed.summary, parsed.description, tree);
-    spaces_logic::start_build(repo, build_polls);
-    let url = format!(
-        "{}/commit/{oid}",
-        repo_url(&ctx.base_url, rtype, &repo.id())
+    let (branch, pr) = if create_pr {
+        repo.prs += 1;
+        (format!("refs/pr/{}", repo.prs), Some(repo.prs))
+    } else {
+        (rev.to_string(), None)
+    };
+    let oid = repo.push_commit_to(
+        &branch,
+        Some(head.id.clone()),
+        parsed.summary,
+        parsed.description,
+        tree,
     );
-    Ok(mutated(json(
-        StatusCode::OK,
-        json!({"success": true, "commitOid": oid, "commitUrl": url, "hookOutput": ""}),
-    )))
+    if branch == "main" {
+        spaces_logic::start_build(repo, build_polls);
+    }
+    let base = repo_url(&ctx.base_url, rtype, &repo.id());
+    let mut answer = json!({"success": true, "commitOid": oid, "commitUrl": format!("{base}/commit/{oid}"), "hookOutput": ""});
+    if let Some(n) = pr {
+        answer["pullRequestUrl"] = json!(format!("{base}/discussions/{n}"));
+    }
+    Ok(mutated(json(StatusCode::OK, answer)))
 }

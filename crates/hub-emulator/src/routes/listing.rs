@@ -38,6 +38,7 @@ pub fn list(ctx: &Ctx, req: Request, rtype: RepoType) -> ApiResult<Response> {
         .collect();
     // Newest first, like the Hub's default listing; ties broken by id for stable pages.
     repos.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id().cmp(&b.id())));
+    let full = util::truthy(util::query_get(&q, "full"));
     let limit = util::query_get(&q, "limit").and_then(|l| l.parse::<usize>().ok());
     let page = limit
         .unwrap_or(st.config.list_page_size)
@@ -50,7 +51,16 @@ pub fn list(ctx: &Ctx, req: Request, rtype: RepoType) -> ApiResult<Response> {
         .get(offset..end)
         .unwrap_or(&[])
         .iter()
-        .map(|r| repo_json(&ctx.base_url, &st, r, r.head().map(|c| c.as_ref()), false))
+        .map(|r| {
+            let mut v = repo_json(&ctx.base_url, &st, r, r.head().map(|c| c.as_ref()), false);
+            // Like the Hub, listings carry the file list only with `full=true`.
+            if !full {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("siblings");
+                }
+            }
+            v
+        })
         .collect();
     let mut resp = json(StatusCode::OK, serde_json::Value::Array(items));
     if end < repos.len() {

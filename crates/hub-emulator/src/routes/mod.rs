@@ -52,7 +52,11 @@ async fn route(ctx: Ctx, req: Request) -> ApiResult<Response> {
             StatusCode::OK,
             serde_json::json!({"errors": [], "warnings": []}),
         )),
-        ("GET", ["api", "agent-harnesses"]) => Ok(json(StatusCode::OK, serde_json::json!([]))),
+        // huggingface_hub 2.x reads this for its user agent and needs an object.
+        ("GET", ["api", "agent-harnesses"]) => Ok(json(
+            StatusCode::OK,
+            serde_json::json!({"standardEnvVars": [], "harnesses": {}}),
+        )),
         ("GET", ["api", types]) if RepoType::from_plural(types).is_some() => listing::list(
             &ctx,
             req,

@@ -1,7 +1,8 @@
 //! `POST /api/{types}/{id}/preupload/{rev}`: upload mode per file, and the oid of existing files.
 
-use super::{body_json, caller, json, visible};
+use super::{body_json, caller, json, writable};
 use crate::app::Ctx;
+use crate::auth;
 use crate::errors::{ApiError, ApiResult};
 use crate::patterns::{IgnoreRules, LfsRules};
 use crate::state::{Content, RepoType};
@@ -46,9 +47,10 @@ pub async fn preupload(
 ) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
     let body: Body = body_json(body).await?;
-    let st = ctx.lock();
-    let caller = caller(&st, &parts.headers)?;
-    let repo = visible(&st, caller.as_ref(), rtype, &ns, &name)?;
+    let mut st = ctx.lock();
+    // Preupload is the first step of a write: it needs write access, like the commit.
+    let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let repo: &crate::state::Repo = writable(&mut st, &caller, rtype, &ns, &name)?;
     let commit = repo
         .resolve_rev(rev)
         .ok_or_else(|| ApiError::revision_not_found(rev))?;

@@ -237,6 +237,7 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
         created_at: now,
         last_modified: now,
         branches: BTreeMap::new(),
+        prs: 0,
         commits: Default::default(),
         space,
     };

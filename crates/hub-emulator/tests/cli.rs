@@ -1,0 +1,74 @@
+//! The binary: one `listening on` line, the demo user without flags, clean exit on SIGTERM,
+//! bad flags exit 2 without echoing the token.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_hub-emulator")
+}
+
+#[tokio::test]
+async fn prints_the_url_serves_the_demo_user_and_stops_on_sigterm() {
+    let mut child = Command::new(bin())
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read");
+        line
+    })
+    .await
+    .expect("join");
+    let url = line
+        .strip_prefix("listening on ")
+        .expect("first line")
+        .trim_end()
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && line.ends_with('\n'),
+        "{line:?}"
+    );
+    let who: serde_json::Value = reqwest::Client::new()
+        .get(format!("{url}/api/whoami-v2"))
+        .bearer_auth("hf_demo_write")
+        .send()
+        .await
+        .expect("whoami")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(who["name"], "demo");
+    assert_eq!(who["isPro"], true);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert_eq!(exit.code(), Some(0));
+}
+
+#[test]
+fn bad_flags_exit_2_without_echoing_the_token() {
+    let out = Command::new(bin())
+        .args(["--user", "alice:hf_very_secret:admin"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown role"), "{err}");
+    assert!(!err.contains("hf_very_secret"), "{err}");
+    let out = Command::new(bin())
+        .args(["--fault", "GET nowhere 503"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
