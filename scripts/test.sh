@@ -35,6 +35,7 @@ step "Proxy crate: standalone build, lints and tests (its own Cargo.lock)"
   cargo test --locked
   cargo build --release --locked
 )
+bash crates/proxy/scripts/check-template.sh --lint-only
 
 step "Binaries for the Python suites"
 cargo build --workspace --all-features --locked --bins

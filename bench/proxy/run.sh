@@ -102,5 +102,6 @@ for target in direct proxy fastapi; do
   printf '%s\t%s\t%s\t%s\t%s\n' "$target" "$res" "$before" "$(rss "$p")" "$(hwm "$p")" | tr ' ' '\t' >> "$out/stream.tsv"
 done
 
+date -u '+%Y-%m-%d %H:%M UTC' > "$out/run-at.txt"
 python3 bench/proxy/summarize.py "$out" > bench/proxy/RESULTS.md
 cat bench/proxy/RESULTS.md

@@ -96,6 +96,7 @@ def test_command_line_examples_run_against_the_emulator(emulator, tmp_path):
 def test_emulator_example_deploys(emulator, tmp_path):
     lines = cli_lines("The Hub emulator")
     assert lines, "the emulator section shows a deploy against the emulator"
+    (tmp_path / "config.json").write_text('{"model_type": "demo"}\n')
     for line in lines:
         result = run_line(line, emulator, tmp_path, token="hf_alice_write")
         assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"

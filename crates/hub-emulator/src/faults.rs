@@ -323,7 +323,7 @@ impl Faults {
             let fire = match a.rule.trigger {
                 FaultTrigger::Always => true,
                 FaultTrigger::First(n) => a.matched <= n,
-                FaultTrigger::Every(k) => a.matched % k == 0,
+                FaultTrigger::Every(k) => a.matched % k.max(1) == 0,
                 FaultTrigger::Probability { p, .. } => a.rng.random::<f64>() < p,
             };
             if fire {

@@ -78,8 +78,12 @@ fn router(ctx: Arc<AppCtx>) -> Router {
         .layer(middleware::from_fn_with_state(ctx, gate))
 }
 
-fn token_of(headers: &HeaderMap) -> Option<String> {
-    auth::bearer(headers, "x-hf-authorization").or_else(|| auth::bearer(headers, "authorization"))
+/// Bearer tokens of `X-HF-Authorization` and `Authorization`, in that order.
+fn tokens_of(headers: &HeaderMap) -> Vec<String> {
+    ["x-hf-authorization", "authorization"]
+        .iter()
+        .filter_map(|h| auth::bearer(headers, h))
+        .collect()
 }
 
 /// The edge in front of the app: access check and header rewriting.
@@ -87,7 +91,7 @@ async fn gate(State(app): State<Arc<AppCtx>>, mut req: Request, next: Next) -> R
     let Some(hub) = app.hub.upgrade() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "emulator stopped").into_response();
     };
-    let token = token_of(req.headers());
+    let tokens = tokens_of(req.headers());
     let verdict = {
         let st = hub.lock();
         let repo = st.repos.values().find(|r| {
@@ -102,21 +106,21 @@ async fn gate(State(app): State<Arc<AppCtx>>, mut req: Request, next: Next) -> R
         match repo {
             None => Err(StatusCode::NOT_FOUND),
             Some(r) if !r.private => Ok(upstream),
-            Some(r) => match token.as_ref().and_then(|t| st.tokens.get(t)) {
-                Some(g) => {
+            // Any of the tokens with read access to the Space lets the request through.
+            Some(r) => {
+                let allowed = tokens.iter().filter_map(|t| st.tokens.get(t)).any(|g| {
                     let c = auth::Caller {
                         user: g.user.clone(),
                         role: g.role,
                     };
-                    if auth::can_read(&st, Some(&c), r) {
-                        Ok(upstream)
-                    } else {
-                        Err(StatusCode::NOT_FOUND)
-                    }
+                    auth::can_read(&st, Some(&c), r)
+                });
+                match (allowed, tokens.is_empty()) {
+                    (true, _) => Ok(upstream),
+                    (false, true) => Err(StatusCode::UNAUTHORIZED),
+                    (false, false) => Err(StatusCode::NOT_FOUND),
                 }
-                None if token.is_none() => Err(StatusCode::UNAUTHORIZED),
-                None => Err(StatusCode::NOT_FOUND),
-            },
+            }
         }
     };
     drop(hub);

@@ -6,14 +6,36 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
+/// CPU seconds (user + system) of this process so far, from /proc (Linux; 0 elsewhere).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn rate(label: &str, bytes: u64, run: impl Fn() -> std::io::Result<()>) -> std::io::Result<()> {
     run()?; // warm-up: page cache, CPU frequency
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_secs());
     run()?;
-    let secs = start.elapsed().as_secs_f64();
+    let (secs, cpu) = (start.elapsed().as_secs_f64(), cpu_secs() - cpu);
+    let per_cpu = if cpu > 0.0 {
+        bytes as f64 / cpu / 1e9
+    } else {
+        f64::NAN
+    };
     println!(
-        "{label:<28} {:>7.3} s  {:>6.2} GB/s",
-        secs,
+        "{label:<26} wall {secs:>6.3} s {:>5.2} GB/s | cpu {cpu:>6.2} s {per_cpu:>5.2} GB/s per CPU-second",
         bytes as f64 / secs / 1e9
     );
     Ok(())

@@ -29,34 +29,24 @@ pub struct FileHashes {
     pub sample: Vec<u8>,
 }
 
-/// Files at least this large hash sha256 and sha1 on two threads (same single read).
-pub const PARALLEL_THRESHOLD: u64 = 8 << 20;
-
-/// Hashes a file in one streamed pass with a [`BUFFER_SIZE`] buffer. Blocking: call it from
-/// `spawn_blocking` or a worker thread. Fails if the file changes size while read.
-///
-/// Files of [`PARALLEL_THRESHOLD`] bytes or more feed sha1 from a second thread while
-/// this one reads and computes sha256, so one big file hashes at nearly the speed of a
-/// single digest (memory stays bounded: a few buffer-sized chunks in flight).
+/// Hashes a file in one streamed pass with a [`BUFFER_SIZE`] buffer, on the calling thread
+/// (callers hash many files on a pool, so one thread per file keeps every core busy without
+/// oversubscription). Blocking: call it from `spawn_blocking` or a worker thread. Fails if the
+/// file changes size while read.
 pub fn hash_file(path: &Path) -> io::Result<FileHashes> {
     let mut file = File::open(path)?;
     let size = file.metadata()?.len();
-    let hashes = if size >= PARALLEL_THRESHOLD {
-        hash_two_threads(&mut file, size)?
-    } else {
-        let mut state = State::new(size);
-        // Small files get a buffer their size (+1 to see the end in one read), not a full one each.
-        let mut buf = vec![
-            0u8;
-            usize::try_from(size)
-                .map_or(BUFFER_SIZE, |s| s.saturating_add(1).min(BUFFER_SIZE))
-        ];
-        while let Some(n) = read_some(&mut file, &mut buf)? {
-            state.update(&buf[..n]);
-        }
-        state.seen_and_finish()
-    };
-    let (seen, hashes) = hashes;
+    let mut state = State::new(size);
+    // Small files get a buffer their size (+1 to see the end in one read), not a full one each.
+    let mut buf = vec![
+        0u8;
+        usize::try_from(size)
+            .map_or(BUFFER_SIZE, |s| s.saturating_add(1).min(BUFFER_SIZE))
+    ];
+    while let Some(n) = read_some(&mut file, &mut buf)? {
+        state.update(&buf[..n]);
+    }
+    let (seen, hashes) = state.seen_and_finish();
     if seen != size {
         return Err(changed(path, size, seen));
     }
@@ -73,70 +63,6 @@ fn read_some(file: &mut File, buf: &mut [u8]) -> io::Result<Option<usize>> {
             Err(e) => return Err(e),
         }
     }
-}
-
-fn hash_two_threads(file: &mut File, size: u64) -> io::Result<(u64, FileHashes)> {
-    use std::sync::mpsc::sync_channel;
-    use std::sync::Arc;
-
-    let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(4);
-    std::thread::scope(|scope| {
-        let sha1_worker = scope.spawn(move || {
-            let mut sha1 = Sha1::new();
-            sha1.update(format!("blob {size}\0").as_bytes());
-            for chunk in rx {
-                sha1.update(&chunk[..]);
-            }
-            hex::encode(sha1.finalize())
-        });
-        let mut sha256 = Sha256::new();
-        let mut sample = Vec::with_capacity(SAMPLE_SIZE);
-        let mut seen = 0u64;
-        let mut result = Ok(());
-        loop {
-            let mut buf = vec![0u8; BUFFER_SIZE];
-            let mut filled = 0;
-            // Fill the whole buffer so chunks stay large whatever `read` returns.
-            while filled < buf.len() {
-                match read_some(file, &mut buf[filled..]) {
-                    Ok(Some(n)) => filled += n,
-                    Ok(None) => break,
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                }
-            }
-            if filled == 0 || result.is_err() {
-                break;
-            }
-            buf.truncate(filled);
-            if sample.len() < SAMPLE_SIZE {
-                let take = (SAMPLE_SIZE - sample.len()).min(filled);
-                sample.extend_from_slice(&buf[..take]);
-            }
-            seen += filled as u64;
-            let chunk = Arc::new(buf);
-            if tx.send(Arc::clone(&chunk)).is_err() {
-                break;
-            }
-            sha256.update(&chunk[..]);
-        }
-        drop(tx);
-        let git_sha1 = sha1_worker
-            .join()
-            .map_err(|_| io::Error::other("the sha1 hashing thread panicked"))?;
-        result?;
-        Ok((
-            seen,
-            FileHashes {
-                sha256: hex::encode(sha256.finalize()),
-                git_sha1,
-                size,
-                sample,
-            },
-        ))
-    })
 }
 
 /// Size and the first 512 bytes, without hashing: enough for preupload, which decides
@@ -319,18 +245,8 @@ mod tests {
         f.write_all(&content).unwrap();
         let from_file = hash_file(f.path()).unwrap();
         assert_eq!(from_file, hash_bytes(&content));
-        assert!((content.len() as u64) < PARALLEL_THRESHOLD);
         assert_eq!(from_file.sample.len(), SAMPLE_SIZE);
         assert_eq!(from_file.sample, content[..SAMPLE_SIZE]);
-    }
-
-    #[test]
-    fn two_thread_path_matches() {
-        let len = PARALLEL_THRESHOLD as usize + 3 * BUFFER_SIZE / 2 + 5;
-        let content: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(&content).unwrap();
-        assert_eq!(hash_file(f.path()).unwrap(), hash_bytes(&content));
     }
 
     #[test]

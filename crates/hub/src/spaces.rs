@@ -26,6 +26,9 @@ pub struct SpaceRuntime {
     /// Current hardware flavour, else the requested one.
     pub hardware: Option<String>,
     pub error_message: Option<String>,
+    /// The commit the runtime reports it is building/serving, when the Hub sends `sha`
+    /// (reported by third parties, not documented: treat `None` as "unknown").
+    pub sha: Option<String>,
 }
 
 impl SpaceRuntime {
@@ -62,6 +65,8 @@ struct RawRuntime {
     hardware: Option<serde_json::Value>,
     #[serde(default)]
     error_message: Option<String>,
+    #[serde(default)]
+    sha: Option<String>,
 }
 
 impl From<RawRuntime> for SpaceRuntime {
@@ -79,6 +84,7 @@ impl From<RawRuntime> for SpaceRuntime {
             stage: raw.stage,
             hardware,
             error_message: raw.error_message,
+            sha: raw.sha.filter(|s| !s.is_empty()),
         }
     }
 }

@@ -61,10 +61,11 @@ async fn space_lifecycle() {
         ],
         ..Default::default()
     };
-    c.commit(&space, "main", &commit).await.unwrap();
+    let app_commit = c.commit(&space, "main", &commit).await.unwrap();
     let mut stages = Vec::new();
     for _ in 0..10 {
         let rt = c.space_runtime(&id).await.unwrap();
+        assert_eq!(rt.sha.as_deref(), Some(app_commit.commit_oid.as_str()));
         stages.push(rt.stage.clone());
         if !rt.is_transitional() {
             break;

@@ -4,7 +4,6 @@
 //! folder's files on the one thread that read the folder).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
@@ -129,12 +128,12 @@ fn visit(root: &Path, path: &Path, is_symlink: bool, filter: &PathFilter) -> Opt
     Some(Found::Pending(rel, source))
 }
 
-fn hash_one(rel: &str, source: &Path) -> Found {
-    match super::hash::fingerprint(source) {
-        Ok(h) if lfs_pointer::is_pointer(h.size, &h.sample) => Found::Pointer(rel.to_string()),
+fn hash_one(rel: String, source: PathBuf) -> Found {
+    match super::hash::fingerprint(&source) {
+        Ok(h) if lfs_pointer::is_pointer(h.size, &h.sample) => Found::Pointer(rel),
         Ok(h) => Found::File(LocalFile {
-            path: rel.to_string(),
-            source: source.to_path_buf(),
+            path: rel,
+            source,
             size: h.size,
             sha256: h.sha256,
             git_sha1: h.git_sha1,
@@ -144,7 +143,8 @@ fn hash_one(rel: &str, source: &Path) -> Found {
 }
 
 /// Hashes the found files on `threads` workers (0 = one per core) pulling from one queue, largest first (the
-/// last file to start is a small one, so no core idles while another hashes a big file at the end).
+/// last file to start is a small one, so no core idles while another hashes a big file at the end). Each job
+/// moves out of the queue into its result, so a 100,000-file folder is held once, not twice.
 fn hash_all(pending: Vec<(String, PathBuf)>, threads: usize) -> Vec<Found> {
     let mut jobs: Vec<(u64, String, PathBuf)> = pending
         .into_iter()
@@ -153,36 +153,46 @@ fn hash_all(pending: Vec<(String, PathBuf)>, threads: usize) -> Vec<Found> {
             (size, rel, source)
         })
         .collect();
-    jobs.sort_by_key(|job| std::cmp::Reverse(job.0));
+    // Ascending: workers pop the largest from the end.
+    jobs.sort_by_key(|job| job.0);
+    let count = jobs.len();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = if threads == 0 { cores } else { threads }
-        .min(jobs.len())
-        .max(1);
-    let next = AtomicUsize::new(0);
-    let (jobs, next) = (&jobs, &next);
+    let workers = if threads == 0 { cores } else { threads }.min(count).max(1);
+    let queue = Mutex::new(jobs);
+    let results: Mutex<Vec<Found>> = Mutex::new(Vec::with_capacity(count));
+    let (queue, results) = (&queue, &results);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                scope.spawn(move || {
-                    let mut out = Vec::new();
-                    while let Some((_, rel, source)) =
-                        jobs.get(next.fetch_add(1, Ordering::Relaxed))
-                    {
-                        out.push(hash_one(rel, source));
+                scope.spawn(move || loop {
+                    let job = queue.lock().ok().and_then(|mut q| q.pop());
+                    let Some((_, rel, source)) = job else { break };
+                    let found = hash_one(rel, source);
+                    if let Ok(mut all) = results.lock() {
+                        all.push(found);
                     }
-                    out
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
+        for handle in handles {
+            if handle.join().is_err() {
                 // A lost file would read as "deleted" to the plan: a failed worker fails the walk instead.
-                h.join()
-                    .unwrap_or_else(|_| vec![Found::Other("a hashing thread failed".to_string())])
-            })
-            .collect()
-    })
+                if let Ok(mut all) = results.lock() {
+                    all.push(Found::Other("a hashing thread failed".to_string()));
+                }
+            }
+        }
+    });
+    let mut all = std::mem::take(&mut *results.lock().unwrap_or_else(|e| e.into_inner()));
+    // Anything left in the queue (a poisoned lock) must not vanish either.
+    let left = queue.lock().map_or(1, |q| q.len());
+    if left > 0 || all.len() < count {
+        all.push(Found::Other(format!(
+            "{} file(s) could not be hashed",
+            count.saturating_sub(all.len()).max(left)
+        )));
+    }
+    all
 }
 
 /// Walks and hashes `root` (a canonical directory path) with `threads` workers (0 = one per core).

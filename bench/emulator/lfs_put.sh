@@ -3,7 +3,7 @@
 # a plain `cat FILE > DIR/copy` into the same storage directory (the emulator streams, hashes
 # and writes the body there, so the copy is the ceiling it is compared with).
 #
-# usage: crates/hub-emulator/bench/lfs_put.sh [EMULATOR_BIN] [SIZE_MIB] [DATA_DIR]
+# usage: bench/emulator/lfs_put.sh [EMULATOR_BIN] [SIZE_MIB] [DATA_DIR]
 #   EMULATOR_BIN  default target/release/hub-emulator
 #   SIZE_MIB      default 1024
 #   DATA_DIR      optional --data-dir for the emulator (default: its temp dir, /dev/shm when present)
