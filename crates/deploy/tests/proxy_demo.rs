@@ -40,6 +40,15 @@ async fn the_demo_deploys_calls_through_the_proxy_and_redeploys_nothing() {
     assert_eq!(json["second_deploy_changed"], false);
     assert_eq!(json["second_deploy_writes"], 0);
     assert_eq!(json["proxy_repo_id"], "demo/private-echo-proxy");
+    // Once the proxy Space's URL serves the real proxy, the redeploy's probe of it succeeds.
+    let redeploy = stderr
+        .split("Deploying the same folder again")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        !redeploy.contains("/.proxy/healthz with"),
+        "the redeploy's probe should reach the proxy:\n{redeploy}"
+    );
     for step in [
         "Plan for space demo/private-echo",
         "already up to date",

@@ -140,6 +140,13 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
         ));
         let proxy = start_proxy(&variables, &secret).await?;
         story.say(&format!("   hf-space-proxy listening on {}", proxy.url));
+        // From now on the proxy Space's own URL serves the real proxy, as the Space would on the Hub, so the
+        // redeploy in step 7 probes it for real.
+        if emu.set_space_app_upstream(&proxy_repo, Some(&proxy.url)) {
+            story.say(&format!(
+                "   the proxy Space's app URL {proxy_space_url} now serves it"
+            ));
+        }
 
         story.step(
             6,
