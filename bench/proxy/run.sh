@@ -89,6 +89,24 @@ for conns in 1 64; do
   done
 done
 
+# Added latency at a fixed request rate (open loop, corrected for coordinated omission): wrk above runs
+# closed-loop at saturation, where p99 is mostly CPU queueing on 2 shared cores. Needs oha
+# (`cargo install oha --locked`); OHA=/path/to/oha overrides. Skipped, and said so, without it.
+oha_bin="${OHA:-$(command -v oha || true)}"
+: > "$out/fixed-rate.tsv"
+if [ -n "$oha_bin" ]; then
+  for rate in 5000 10000; do
+    for target in direct proxy; do
+      case $target in direct) url="http://$up_addr/" ;; proxy) url="http://$proxy_addr/" ;; esac
+      "$oha_bin" -z "$DURATION" -c 64 -q "$rate" --latency-correction --no-tui --output-format json "$url" \
+        > "$out/oha-$target-$rate.json"
+      printf '%s\t%s\n' "$target" "$rate" >> "$out/fixed-rate.tsv"
+    done
+  done
+else
+  echo "oha not found: skipping the fixed-rate latency runs (cargo install oha --locked)" >&2
+fi
+
 # 1 GiB streamed through: throughput, and the proxy's memory before and after.
 : > "$out/stream.tsv"
 for target in direct proxy fastapi; do
