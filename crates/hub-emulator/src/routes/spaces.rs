@@ -63,46 +63,80 @@ fn upsert(map: &mut BTreeMap<String, KeyValue>, k: KeyIn) {
     );
 }
 
-pub async fn secrets(ctx: Ctx, req: Request, ns: String, name: String) -> ApiResult<Response> {
-    let method = req.method().clone();
-    let (parts, body) = req.into_parts();
-    let key = match method {
-        Method::POST => Some(parse_key(body, true).await?),
-        Method::DELETE => Some(parse_key(body, false).await?),
-        Method::GET => None,
-        _ => return Err(super::not_found_route()),
-    };
-    let mut st = ctx.lock();
-    let caller = auth::require(caller(&st, &parts.headers)?)?;
-    let repo = writable(&mut st, &caller, RepoType::Space, &ns, &name)?;
-    let space = space_mut(repo)?;
-    match (method, key) {
-        (Method::POST, Some(k)) => {
-            upsert(&mut space.secrets, k);
-            Ok(mutated(json(StatusCode::OK, json!({}))))
-        }
-        (Method::DELETE, Some(k)) => {
-            let existed = space.secrets.remove(&k.key).is_some();
-            let r = json(StatusCode::OK, json!({}));
-            Ok(if existed { mutated(r) } else { r })
-        }
-        _ => {
-            let m: Map<String, Value> = space
-                .secrets
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        json!({"description": v.description, "updatedAt": util::iso(v.updated_at)}),
-                    )
-                })
-                .collect();
-            Ok(json(StatusCode::OK, Value::Object(m)))
-        }
-    }
+/// What a secrets or variables request asks for.
+enum KeyOp {
+    List,
+    Upsert(KeyIn),
+    Delete(String),
 }
 
-fn variables_json(space: &SpaceState) -> Value {
+/// Secrets and variables share one protocol: GET lists, POST upserts, DELETE (JSON body) removes; all need
+/// write access. `answer` renders the response body; a change is journaled as a mutation.
+async fn key_value_request(
+    ctx: Ctx,
+    req: Request,
+    ns: &str,
+    name: &str,
+    map_of: fn(&mut SpaceState) -> &mut BTreeMap<String, KeyValue>,
+    answer: fn(&SpaceState, bool) -> Value,
+) -> ApiResult<Response> {
+    let method = req.method().clone();
+    let (parts, body) = req.into_parts();
+    let op = match method {
+        Method::POST => KeyOp::Upsert(parse_key(body, true).await?),
+        Method::DELETE => KeyOp::Delete(parse_key(body, false).await?.key),
+        Method::GET => KeyOp::List,
+        _ => return Err(super::not_found_route()),
+    };
+    let listing = matches!(op, KeyOp::List);
+    let mut st = ctx.lock();
+    let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let repo = writable(&mut st, &caller, RepoType::Space, ns, name)?;
+    let space = space_mut(repo)?;
+    let changed = match op {
+        KeyOp::Upsert(k) => {
+            upsert(map_of(space), k);
+            true
+        }
+        KeyOp::Delete(key) => map_of(space).remove(&key).is_some(),
+        KeyOp::List => false,
+    };
+    let r = json(StatusCode::OK, answer(space, listing));
+    Ok(if changed { mutated(r) } else { r })
+}
+
+fn secrets_of(space: &mut SpaceState) -> &mut BTreeMap<String, KeyValue> {
+    &mut space.secrets
+}
+
+fn variables_of(space: &mut SpaceState) -> &mut BTreeMap<String, KeyValue> {
+    &mut space.variables
+}
+
+/// Secrets are write-only: a listing shows keys and dates, never values; changes answer `{}`.
+fn secrets_answer(space: &SpaceState, listing: bool) -> Value {
+    if !listing {
+        return json!({});
+    }
+    let m: Map<String, Value> = space
+        .secrets
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                json!({"description": v.description, "updatedAt": util::iso(v.updated_at)}),
+            )
+        })
+        .collect();
+    Value::Object(m)
+}
+
+pub async fn secrets(ctx: Ctx, req: Request, ns: String, name: String) -> ApiResult<Response> {
+    key_value_request(ctx, req, &ns, &name, secrets_of, secrets_answer).await
+}
+
+/// Variables answer every request with the full map.
+fn variables_answer(space: &SpaceState, _listing: bool) -> Value {
     let m: Map<String, Value> = space
         .variables
         .iter()
@@ -118,28 +152,7 @@ fn variables_json(space: &SpaceState) -> Value {
 }
 
 pub async fn variables(ctx: Ctx, req: Request, ns: String, name: String) -> ApiResult<Response> {
-    let method = req.method().clone();
-    let (parts, body) = req.into_parts();
-    let key = match method {
-        Method::POST => Some(parse_key(body, true).await?),
-        Method::DELETE => Some(parse_key(body, false).await?),
-        Method::GET => None,
-        _ => return Err(super::not_found_route()),
-    };
-    let mut st = ctx.lock();
-    let caller = auth::require(caller(&st, &parts.headers)?)?;
-    let repo = writable(&mut st, &caller, RepoType::Space, &ns, &name)?;
-    let space = space_mut(repo)?;
-    let changed = match (method, key) {
-        (Method::POST, Some(k)) => {
-            upsert(&mut space.variables, k);
-            true
-        }
-        (Method::DELETE, Some(k)) => space.variables.remove(&k.key).is_some(),
-        _ => false,
-    };
-    let r = json(StatusCode::OK, variables_json(space));
-    Ok(if changed { mutated(r) } else { r })
+    key_value_request(ctx, req, &ns, &name, variables_of, variables_answer).await
 }
 
 /// Runtime read: each read advances a build by one poll.
