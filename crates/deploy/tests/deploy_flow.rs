@@ -476,17 +476,12 @@ async fn killed_deploy_resumes_without_uploading_again() {
         hub_emulator::FaultRule::parse("POST /api/models/alice/killed/commit delay=30000")
             .expect("fault spec"),
     );
-    let scratch = tempfile::tempdir().expect("tempdir");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hf-deploy"))
-        .arg("deploy")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", scratch.path())
-        .env("HF_ENDPOINT", &url)
-        .env("HF_TOKEN", ALICE)
-        .env("HF_DEPLOY_HUGGINGFACE_REPO", "alice/killed")
-        .env("HF_DEPLOY_REPO_TYPE", "model")
-        .env("HF_DEPLOY_SOURCE_DIR", &src)
+    let killed = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/killed")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string());
+    let mut child = killed
+        .command()
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)

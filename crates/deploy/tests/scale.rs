@@ -209,18 +209,13 @@ async fn deploy_killed_during_uploads_resumes_without_sending_stored_objects_aga
     emu.inject(
         hub_emulator::FaultRule::parse("PUT /_lfs/ delay=600000 every=2").expect("fault spec"),
     );
-    let scratch = tempfile::tempdir().expect("tempdir");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hf-deploy"))
-        .arg("deploy")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", scratch.path())
-        .env("HF_ENDPOINT", &url)
-        .env("HF_TOKEN", ALICE)
-        .env("HF_DEPLOY_HUGGINGFACE_REPO", "alice/killed-mid-upload")
-        .env("HF_DEPLOY_REPO_TYPE", "model")
-        .env("HF_DEPLOY_SOURCE_DIR", &src)
-        .env("HF_DEPLOY_UPLOAD_CONCURRENCY", "1")
+    let killed = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/killed-mid-upload")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string())
+        .env("HF_DEPLOY_UPLOAD_CONCURRENCY", "1");
+    let mut child = killed
+        .command()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -111,21 +111,27 @@ impl Deploy {
         self
     }
 
-    pub async fn run(self) -> Run {
-        let output_file = self.scratch.path().join("output");
-        let summary_file = self.scratch.path().join("summary");
+    /// The configured process, for tests that spawn it themselves (e.g. to kill it midway). Keep `self`
+    /// alive while it runs: it owns the scratch directory.
+    pub fn command(&self) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hf-deploy"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.scratch.path())
-            .env("GITHUB_OUTPUT", &output_file)
-            .env("GITHUB_STEP_SUMMARY", &summary_file)
+            .env("GITHUB_OUTPUT", self.scratch.path().join("output"))
+            .env("GITHUB_STEP_SUMMARY", self.scratch.path().join("summary"))
             .args(&self.args)
             .current_dir(self.scratch.path());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let out = cmd.output().await.expect("hf-deploy runs");
+        cmd
+    }
+
+    pub async fn run(self) -> Run {
+        let output_file = self.scratch.path().join("output");
+        let summary_file = self.scratch.path().join("summary");
+        let out = self.command().output().await.expect("hf-deploy runs");
         let outputs = std::fs::read_to_string(&output_file)
             .map(|t| parse_outputs(&t))
             .unwrap_or_default();
