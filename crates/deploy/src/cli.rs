@@ -87,6 +87,10 @@ pub struct DeployArgs {
     /// Seconds to wait for the Space [default: 900].
     #[arg(long, env = "HF_DEPLOY_WAIT_TIMEOUT", value_name = "SECONDS")]
     pub wait_timeout: Option<String>,
+    /// Reuse the digests of files unchanged since the last run from this machine's cache (`HF_DEPLOY_CACHE_DIR`,
+    /// else `$XDG_CACHE_HOME/hf-deploy` or `~/.cache/hf-deploy`) [default: true].
+    #[arg(long, env = "HF_DEPLOY_HASH_CACHE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub hash_cache: Option<String>,
     /// Print one JSON object with the result on stdout (logs go to stderr).
     #[arg(long, env = "HF_DEPLOY_JSON", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub json: Option<String>,

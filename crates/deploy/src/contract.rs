@@ -96,6 +96,8 @@ pub struct DeployConfig {
     pub wait_timeout: Duration,
     pub proxy: Option<ProxyInputs>,
     pub json: bool,
+    /// Where the hash cache lives; `None` when it is off (or no cache folder is known).
+    pub hash_cache_dir: Option<PathBuf>,
     /// Hub base URL without a trailing slash.
     pub endpoint: String,
 }

@@ -237,6 +237,7 @@ mod tests {
             size: 1,
             sha256: sha256.into(),
             git_sha1: sha1.into(),
+            stamp: None,
         })
     }
 

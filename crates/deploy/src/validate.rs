@@ -279,6 +279,9 @@ pub fn validate(args: &DeployArgs, env: EnvLookup) -> Result<DeployConfig, Failu
     let dry_run = parse_bool("dry_run", &args.dry_run, false)?;
     let wait = parse_bool("wait", &args.wait, true)?;
     let json = parse_bool("json", &args.json, false)?;
+    let hash_cache_dir = parse_bool("hash_cache", &args.hash_cache, true)?
+        .then(|| crate::source::hash_cache::default_dir(env))
+        .flatten();
     let wait_timeout = check_wait_timeout(non_empty(&args.wait_timeout))?;
     let revision = check_revision(non_empty(&args.revision))?;
     let filter = PathFilter::new(non_empty(&args.include), non_empty(&args.exclude))
@@ -321,6 +324,7 @@ pub fn validate(args: &DeployArgs, env: EnvLookup) -> Result<DeployConfig, Failu
         wait_timeout,
         proxy,
         json,
+        hash_cache_dir,
         endpoint,
     })
 }

@@ -663,3 +663,132 @@ async fn create_pr_opens_a_pull_request_and_leaves_the_branch_alone() {
         "{json}"
     );
 }
+
+/// Waits until every file under `root` changed more than the hash cache's racy window ago (it never stores a
+/// file modified within 100 ms of the run that hashed it).
+fn settle(root: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let mut newest = 0i128;
+    for entry in walk_files(root) {
+        let m = std::fs::metadata(&entry).unwrap();
+        newest = newest.max(i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()));
+    }
+    let settled_at = newest + 150_000_000;
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i128
+        <= settled_at
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn walk_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hash_cache_skips_unchanged_files_and_sees_same_size_rewrites() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let big = random_bytes(11 * 1024 * 1024, 7);
+    let files: Vec<(&str, &[u8])> = vec![("app.txt", b"version one\n"), ("weights.bin", &big)];
+    let (_dir, src) = source(&files);
+    let cache = tempfile::tempdir().unwrap();
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/cached")
+            .input("repo_type", "model")
+            .input("source_dir", &src.display().to_string())
+            .env("HF_DEPLOY_CACHE_DIR", &cache.path().display().to_string())
+    };
+    settle(&src);
+    let first = deploy().run().await;
+    assert_eq!(first.code, 0, "{}", first.visible());
+    assert!(
+        !first.visible().contains("hash cache"),
+        "{}",
+        first.visible()
+    );
+
+    let again = deploy().run().await;
+    assert_eq!(again.code, 0, "{}", again.visible());
+    assert!(
+        again
+            .visible()
+            .contains("(2 unchanged since the last run, digests from the hash cache)"),
+        "{}",
+        again.visible()
+    );
+    assert!(
+        again.visible().contains("already up to date"),
+        "{}",
+        again.visible()
+    );
+
+    // Same size, mtime put back: only the ctime moved. The deploy must still see and send the new content.
+    let app = src.join("app.txt");
+    let mtime = std::fs::metadata(&app).unwrap().modified().unwrap();
+    std::fs::write(&app, b"version two\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&app)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let mark = emu.journal().len();
+    let changed = deploy().run().await;
+    assert_eq!(changed.code, 0, "{}", changed.visible());
+    assert!(
+        changed
+            .visible()
+            .contains("(1 unchanged since the last run"),
+        "{}",
+        changed.visible()
+    );
+    assert_eq!(commits(&emu, mark), 1);
+    let now: Vec<(&str, &[u8])> = vec![("app.txt", b"version two\n"), ("weights.bin", &big)];
+    assert_tree(&url, &repo(RepoType::Model, "alice/cached"), &now).await;
+
+    // Off: every file is read again.
+    let off = deploy().input("hash_cache", "false").run().await;
+    assert_eq!(off.code, 0, "{}", off.visible());
+    assert!(!off.visible().contains("hash cache"), "{}", off.visible());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_hash_cache_warns_and_deploys() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let files: Vec<(&str, &[u8])> = vec![("a.txt", b"a\n")];
+    let (_dir, src) = source(&files);
+    let not_a_dir = tempfile::NamedTempFile::new().unwrap();
+    settle(&src);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/no-cache")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string())
+        .env(
+            "HF_DEPLOY_CACHE_DIR",
+            &not_a_dir.path().display().to_string(),
+        )
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.visible());
+    assert!(
+        run.visible().contains("cannot write the hash cache"),
+        "{}",
+        run.visible()
+    );
+    assert_tree(&url, &repo(RepoType::Model, "alice/no-cache"), &files).await;
+}

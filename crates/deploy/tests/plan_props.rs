@@ -15,6 +15,7 @@ fn local_file(path: &str, content: u8) -> LocalFile {
         size: 1,
         sha256: format!("sha256-{content}"),
         git_sha1: format!("sha1-{content}"),
+        stamp: None,
     }
 }
 

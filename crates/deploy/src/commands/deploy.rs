@@ -17,6 +17,7 @@ use crate::exit::Failure;
 use crate::plan::{self, ModeCache, Plan, Target};
 use crate::proxy_space::{self, Preflight, ProvisionContext};
 use crate::report::{github, human, json, summary, Outcome, Report, Reporter, Style};
+use crate::source::hash_cache::HashCache;
 use crate::source::readme::space_readme;
 use crate::source::{walk, LocalFile};
 use crate::space_wait::{wait_for_space, WaitOptions};
@@ -182,7 +183,12 @@ async fn deploy(
     let started = Instant::now();
     let root = cfg.source_dir.clone();
     let filter = cfg.filter.clone();
-    let walking = tokio::task::spawn_blocking(move || walk::walk(&root, &filter, 0));
+    let cache = cfg
+        .hash_cache_dir
+        .as_deref()
+        .map(|dir| HashCache::new(dir, &cfg.source_dir));
+    let walking =
+        tokio::task::spawn_blocking(move || walk::walk(&root, &filter, 0, cache.as_ref()));
 
     // 2. The token: who, which plan, may it write there.
     // With a full repo id the repo's state can be read in the same round trip as whoami (whoami's verdict is
@@ -253,11 +259,20 @@ async fn deploy(
         )));
     }
     reporter.info(&format!(
-        "Hashed {} file(s), {} in {:.1?}",
+        "Hashed {} file(s), {} in {:.1?}{}",
         walked.files.len(),
         human::bytes(walked.total_bytes()),
-        started.elapsed()
+        started.elapsed(),
+        match walked.from_cache {
+            0 => String::new(),
+            n => format!(" ({n} unchanged since the last run, digests from the hash cache)"),
+        }
     ));
+    if let Some(problem) = &walked.cache_problem {
+        reporter.warn(&format!(
+            "cannot write the hash cache {problem}; the next run hashes every file again"
+        ));
+    }
     let mut files = walked.files;
     let scratch = tempfile::tempdir()
         .map_err(|e| Failure::runtime(format!("creating a scratch folder: {e}")))?;

@@ -160,6 +160,7 @@ mod tests {
                 size,
                 sha256: "s".into(),
                 git_sha1: "g".into(),
+                stamp: None,
             }),
             change: Change::Add,
             lfs,

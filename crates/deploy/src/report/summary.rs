@@ -116,6 +116,7 @@ mod tests {
                     size: 2048,
                     sha256: "s".into(),
                     git_sha1: "g".into(),
+                    stamp: None,
                 }),
                 change: Change::Add,
                 lfs: false,

@@ -3,6 +3,7 @@
 pub mod filter;
 pub mod frontmatter;
 pub mod hash;
+pub mod hash_cache;
 pub mod lfs_pointer;
 pub mod names;
 pub mod readme;
@@ -22,6 +23,8 @@ pub struct LocalFile {
     pub sha256: String,
     /// git blob sha1, lower-case hex; empty for files above 10 MiB (always LFS, see `hash`).
     pub git_sha1: String,
+    /// Taken before the content was read; `None` for generated files (never cached).
+    pub stamp: Option<hash_cache::FileStamp>,
 }
 
 impl LocalFile {

@@ -49,6 +49,7 @@ pub fn space_readme(
         size: h.size,
         sha256: h.sha256,
         git_sha1: h.git_sha1,
+        stamp: None,
     };
     match index {
         Some(i) => files[i] = file,

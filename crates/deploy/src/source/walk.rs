@@ -5,10 +5,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use ignore::{WalkBuilder, WalkState};
 
 use super::filter::PathFilter;
+use super::hash_cache::{FileStamp, HashCache};
 use super::{lfs_pointer, names, LocalFile};
 
 /// Why the folder cannot be deployed as it is (each is a bad-input error).
@@ -67,6 +69,10 @@ pub struct Walked {
     /// Sorted by repo path.
     pub files: Vec<LocalFile>,
     pub problems: Problems,
+    /// Files whose digests came from the hash cache (not read).
+    pub from_cache: usize,
+    /// Why the hash cache could not be written (the deploy goes on without it).
+    pub cache_problem: Option<String>,
 }
 
 impl Walked {
@@ -128,7 +134,80 @@ fn visit(root: &Path, path: &Path, is_symlink: bool, filter: &PathFilter) -> Opt
     Some(Found::Pending(rel, source))
 }
 
-fn hash_one(rel: String, source: PathBuf) -> Found {
+/// A found file waiting for its digests.
+struct Job {
+    rel: String,
+    source: PathBuf,
+    size: u64,
+    /// Taken before any read, so a later write always shows in it (see `hash_cache`).
+    stamp: Option<FileStamp>,
+}
+
+/// Reads the metadata of every pending file (its size orders the hashing; its stamp keys the cache).
+fn stat_all(pending: Vec<(String, PathBuf)>, done: &mut Vec<Found>) -> Vec<Job> {
+    let mut jobs = Vec::with_capacity(pending.len());
+    for (rel, source) in pending {
+        match std::fs::metadata(&source) {
+            Ok(meta) => jobs.push(Job {
+                rel,
+                size: meta.len(),
+                stamp: FileStamp::from_metadata(&meta),
+                source,
+            }),
+            Err(e) => done.push(Found::Other(format!("{rel} ({e})"))),
+        }
+    }
+    jobs
+}
+
+/// What the cache answered: files known unchanged, the rest still to hash, and the cache's entry count.
+struct CacheSplit {
+    hits: Vec<Found>,
+    misses: Vec<Job>,
+    entries: usize,
+}
+
+fn split_by_cache(cache: &HashCache, mut jobs: Vec<Job>) -> CacheSplit {
+    if jobs.iter().any(|j| j.stamp.is_none()) {
+        return CacheSplit {
+            hits: Vec::new(),
+            misses: jobs,
+            entries: 0,
+        };
+    }
+    jobs.sort_by(|a, b| a.rel.cmp(&b.rel));
+    let wanted: Vec<(&str, FileStamp)> = jobs
+        .iter()
+        .filter_map(|j| Some((j.rel.as_str(), j.stamp?)))
+        .collect();
+    let (answers, entries) = cache.lookup(&wanted);
+    drop(wanted);
+    let mut hits = Vec::new();
+    let mut misses = Vec::new();
+    for (job, answer) in jobs.into_iter().zip(answers) {
+        match answer {
+            Some(cached) => hits.push(Found::File(LocalFile {
+                path: job.rel,
+                source: job.source,
+                size: job.size,
+                sha256: cached.sha256,
+                git_sha1: cached.git_sha1,
+                stamp: job.stamp,
+            })),
+            None => misses.push(job),
+        }
+    }
+    CacheSplit {
+        hits,
+        misses,
+        entries,
+    }
+}
+
+fn hash_one(job: Job) -> Found {
+    let Job {
+        rel, source, stamp, ..
+    } = job;
     match super::hash::fingerprint(&source) {
         Ok(h) if lfs_pointer::is_pointer(h.size, &h.sample) => Found::Pointer(rel),
         Ok(h) => Found::File(LocalFile {
@@ -137,24 +216,19 @@ fn hash_one(rel: String, source: PathBuf) -> Found {
             size: h.size,
             sha256: h.sha256,
             git_sha1: h.git_sha1,
+            // A size that moved since the stat means a write raced the read: not a stamp to trust.
+            stamp: stamp.filter(|s| s.size == h.size),
         }),
         Err(e) => Found::Other(format!("{rel} ({e})")),
     }
 }
 
-/// Hashes the found files on `threads` workers (0 = one per core) pulling from one queue, largest first (the
+/// Hashes the jobs on `threads` workers (0 = one per core) pulling from one queue, largest first (the
 /// last file to start is a small one, so no core idles while another hashes a big file at the end). Each job
 /// moves out of the queue into its result, so a 100,000-file folder is held once, not twice.
-fn hash_all(pending: Vec<(String, PathBuf)>, threads: usize) -> Vec<Found> {
-    let mut jobs: Vec<(u64, String, PathBuf)> = pending
-        .into_iter()
-        .map(|(rel, source)| {
-            let size = std::fs::metadata(&source).map_or(0, |m| m.len());
-            (size, rel, source)
-        })
-        .collect();
+fn hash_all(mut jobs: Vec<Job>, threads: usize) -> Vec<Found> {
     // Ascending: workers pop the largest from the end.
-    jobs.sort_by_key(|job| job.0);
+    jobs.sort_by_key(|job| job.size);
     let count = jobs.len();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = if threads == 0 { cores } else { threads }.min(count).max(1);
@@ -166,8 +240,8 @@ fn hash_all(pending: Vec<(String, PathBuf)>, threads: usize) -> Vec<Found> {
             .map(|_| {
                 scope.spawn(move || loop {
                     let job = queue.lock().ok().and_then(|mut q| q.pop());
-                    let Some((_, rel, source)) = job else { break };
-                    let found = hash_one(rel, source);
+                    let Some(job) = job else { break };
+                    let found = hash_one(job);
                     if let Ok(mut all) = results.lock() {
                         all.push(found);
                     }
@@ -195,8 +269,10 @@ fn hash_all(pending: Vec<(String, PathBuf)>, threads: usize) -> Vec<Found> {
     all
 }
 
-/// Walks and hashes `root` (a canonical directory path) with `threads` workers (0 = one per core).
-pub fn walk(root: &Path, filter: &PathFilter, threads: usize) -> Walked {
+/// Walks and hashes `root` (a canonical directory path) with `threads` workers (0 = one per core). With a
+/// `cache`, files unchanged since it was written are not read, and the cache is rewritten when anything moved.
+pub fn walk(root: &Path, filter: &PathFilter, threads: usize, cache: Option<&HashCache>) -> Walked {
+    let started = SystemTime::now();
     let found: Mutex<Vec<Found>> = Mutex::new(Vec::new());
     let root_buf: PathBuf = root.to_path_buf();
     let prune_root = root_buf.clone();
@@ -253,7 +329,19 @@ pub fn walk(root: &Path, filter: &PathFilter, threads: usize) -> Walked {
             other => done.push(other),
         }
     }
-    done.extend(hash_all(pending, threads));
+    let jobs = stat_all(pending, &mut done);
+    let split = match cache {
+        Some(cache) => split_by_cache(cache, jobs),
+        None => CacheSplit {
+            hits: Vec::new(),
+            misses: jobs,
+            entries: 0,
+        },
+    };
+    walked.from_cache = split.hits.len();
+    let hashed = split.misses.len();
+    done.extend(split.hits);
+    done.extend(hash_all(split.misses, threads));
     for item in done {
         match item {
             Found::Pending(rel, _) => walked.problems.other.push(format!("{rel} (not hashed)")),
@@ -272,6 +360,14 @@ pub fn walk(root: &Path, filter: &PathFilter, threads: usize) -> Walked {
         &mut walked.problems.other,
     ] {
         list.sort();
+    }
+    if let Some(cache) = cache {
+        let moved = hashed > 0 || split.entries != walked.from_cache;
+        if moved && walked.problems.is_empty() {
+            if let Err(e) = cache.store(&walked.files, started) {
+                walked.cache_problem = Some(format!("{}: {e}", cache.path().display()));
+            }
+        }
     }
     walked
 }
@@ -296,7 +392,7 @@ mod tests {
         write(&root, "skip/me.txt", b"no");
         write(&root, "x.tmp", b"no");
         let filter = PathFilter::new(None, Some("skip,*.tmp")).unwrap();
-        let walked = walk(&root, &filter, 2);
+        let walked = walk(&root, &filter, 2, None);
         assert!(walked.problems.is_empty(), "{}", walked.problems.message());
         let paths: Vec<&str> = walked.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["a.txt", "sub/deep/b.bin"]);
@@ -322,7 +418,7 @@ mod tests {
             "model.bin",
             b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n",
         );
-        let walked = walk(&root, &PathFilter::default(), 2);
+        let walked = walk(&root, &PathFilter::default(), 2, None);
         assert_eq!(walked.problems.escaping_symlinks, ["leak.txt"]);
         assert_eq!(walked.problems.lfs_pointers, ["model.bin"]);
         let paths: Vec<&str> = walked.files.iter().map(|f| f.path.as_str()).collect();
