@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
@@ -34,9 +34,13 @@ pub struct LfsStore {
 #[derive(Default)]
 struct HashProgress {
     hashed_to: u64,
-    /// `None` while a part holds it (`in_use`), or once invalid.
+    /// `None` while a part or a catch-up holds it (`in_use`), or once invalid.
     sha: Option<Sha256>,
     in_use: Option<(u64, u64)>,
+    /// Parts written beyond `hashed_to` that arrived out of order (offset → length): hashed from disk as soon
+    /// as the bytes before them are, so completion never re-reads a whole object at the end of an upload
+    /// whose parts went in parallel.
+    written: BTreeMap<u64, u64>,
     /// A part rewrote hashed bytes or failed mid-hash: completion re-hashes from 0.
     invalid: bool,
 }
@@ -230,6 +234,8 @@ impl LfsStore {
             p.invalid = true;
             return None;
         }
+        // A rewrite of a written, not yet hashed part: no catch-up may read it half-written.
+        p.written.remove(&offset);
         if offset == p.hashed_to && p.in_use.is_none() && !p.invalid && p.sha.is_some() {
             p.in_use = Some((offset, len));
             return p.sha.take();
@@ -248,6 +254,63 @@ impl LfsStore {
                     }
                     _ => p.invalid = true,
                 }
+            }
+        }
+    }
+
+    /// Records a part written without being hashed (it arrived before the bytes preceding it).
+    fn note_written(&self, upload_id: &str, offset: u64, len: u64) {
+        if let Ok(mut m) = self.progress.lock() {
+            if let Some(p) = m.get_mut(upload_id) {
+                if offset >= p.hashed_to {
+                    p.written.insert(offset, len);
+                }
+            }
+        }
+    }
+
+    /// Takes the running hash and the next written part when that part continues it.
+    fn claim_next_written(&self, upload_id: &str) -> Option<(Sha256, u64, u64)> {
+        let mut m = self.progress.lock().ok()?;
+        let p = m.get_mut(upload_id)?;
+        if p.invalid || p.in_use.is_some() {
+            return None;
+        }
+        let len = *p.written.get(&p.hashed_to)?;
+        let offset = p.hashed_to;
+        p.written.remove(&offset);
+        let sha = p.sha.take()?;
+        p.in_use = Some((offset, len));
+        Some((sha, offset, len))
+    }
+
+    /// Hashes, from disk, every written part that now continues the running hash. Whoever holds the hash
+    /// keeps going until no part is left in order, so once every part request has returned nothing is pending.
+    async fn catch_up(&self, upload_id: &str) {
+        while let Some((sha, offset, len)) = self.claim_next_written(upload_id) {
+            let path = self.tmp_path(upload_id);
+            let hashed = tokio::task::spawn_blocking(move || -> io::Result<Sha256> {
+                let mut f = File::open(&path)?;
+                f.seek(io::SeekFrom::Start(offset))?;
+                let mut h = sha;
+                let mut left = len;
+                let mut buf = vec![0u8; 64 * 1024];
+                while left > 0 {
+                    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let n = f.read(&mut buf[..want])?;
+                    if n == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    h.update(&buf[..n]);
+                    left -= n as u64;
+                }
+                Ok(h)
+            })
+            .await;
+            match hashed {
+                Ok(Ok(h)) => self.release_hash(upload_id, h, Some(len)),
+                // Completion falls back to hashing everything from the start.
+                _ => self.release_hash(upload_id, Sha256::new(), None),
             }
         }
     }
@@ -313,8 +376,13 @@ impl LfsStore {
             ))),
             (Ok(_), None) => Ok(()),
         };
-        if let Some(h) = hasher {
-            self.release_hash(upload_id, h, outcome.is_ok().then_some(expected));
+        match hasher {
+            Some(h) => self.release_hash(upload_id, h, outcome.is_ok().then_some(expected)),
+            None if outcome.is_ok() => self.note_written(upload_id, offset, expected),
+            None => {}
+        }
+        if outcome.is_ok() {
+            self.catch_up(upload_id).await;
         }
         outcome
     }
@@ -340,6 +408,7 @@ impl LfsStore {
                 hashed_to,
                 invalid: false,
                 in_use: None,
+                ..
             }) => (hashed_to, h),
             _ => (0, Sha256::new()),
         };
@@ -406,8 +475,10 @@ mod tests {
             .unwrap();
         assert_eq!(store.size_of(&sha(&data)), Some(10_000));
 
+        // Out of order: each part is hashed from disk as soon as the parts before it are in.
         let other: Vec<u8> = data.iter().map(|b| b ^ 1).collect();
         upload(&store, "b", &other, 3000, &[2, 0, 3, 1]).await;
+        assert_eq!(store.progress.lock().unwrap()["b"].hashed_to, 10_000);
         store
             .complete_multipart("b", &sha(&other), 10_000)
             .await

@@ -333,6 +333,17 @@ impl HubClient {
         first: &str,
         what: &str,
     ) -> Result<Vec<T>> {
+        self.get_paged_map(first, what, Some).await
+    }
+
+    /// [`Self::get_paged`], keeping `keep(item)` of each page as it arrives (so a 100,000-entry listing is held
+    /// once, in its final form).
+    pub(crate) async fn get_paged_map<T: DeserializeOwned, U>(
+        &self,
+        first: &str,
+        what: &str,
+        keep: impl Fn(T) -> Option<U>,
+    ) -> Result<Vec<U>> {
         let mut out = Vec::new();
         let mut next = Some(first.to_string());
         let mut seen = std::collections::HashSet::new();
@@ -353,7 +364,7 @@ impl HubClient {
                     Ok((page, link))
                 })
                 .await?;
-            out.extend(page);
+            out.extend(page.into_iter().filter_map(&keep));
             if let Some(link) = link {
                 let base =
                     url::Url::parse(&url).map_err(|e| HubError::invalid(format!("{what}: {e}")))?;

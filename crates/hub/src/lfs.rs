@@ -4,43 +4,60 @@
 use std::io::SeekFrom;
 use std::path::Path;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{stream, Stream, StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use std::io::{Read, Seek};
 
 use crate::client::{describe, header_str, HubClient, RetryMode};
 use crate::error::{HubError, Result};
 use crate::upload::{LfsAction, LfsBatchObject};
 
-/// Bytes read from disk per body chunk.
-const READ_CHUNK: usize = 1 << 20;
+/// Bytes read from disk per body chunk: small enough to stay in the core's cache between the read from the
+/// page cache and the write to the socket.
+const READ_CHUNK: usize = 256 << 10;
 
 /// Streams `len` bytes of `path` from `offset`, never holding more than one chunk.
 async fn file_body(path: &Path, offset: u64, len: u64) -> std::io::Result<reqwest::Body> {
-    let mut file = tokio::fs::File::open(path).await?;
-    if offset > 0 {
-        file.seek(SeekFrom::Start(offset)).await?;
-    }
-    Ok(reqwest::Body::wrap_stream(chunks(file.take(len))))
+    let path = path.to_path_buf();
+    let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let mut file = std::fs::File::open(path)?;
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset))?;
+        }
+        Ok(file)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    Ok(reqwest::Body::wrap_stream(chunks(file, len)))
 }
 
-fn chunks<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
-    reader: R,
+/// Reads each chunk on the blocking pool straight into the buffer that is sent (`tokio::fs::File` would read
+/// into its own buffer first and copy).
+fn chunks(
+    file: std::fs::File,
+    len: u64,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    stream::try_unfold(reader, |mut reader| async move {
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        while buf.len() < READ_CHUNK {
-            if reader.read_buf(&mut buf).await? == 0 {
-                break;
-            }
+    stream::try_unfold((file, len), |(file, left)| async move {
+        if left == 0 {
+            return Ok(None);
         }
-        if buf.is_empty() {
-            Ok(None)
-        } else {
-            Ok(Some((buf.freeze(), reader)))
+        let want = usize::try_from(left).map_or(READ_CHUNK, |l| l.min(READ_CHUNK));
+        let (file, chunk) = tokio::task::spawn_blocking(move || {
+            let mut file = file;
+            let mut chunk = Vec::with_capacity(want);
+            (&mut file).take(want as u64).read_to_end(&mut chunk)?;
+            Ok::<_, std::io::Error>((file, chunk))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if chunk.is_empty() {
+            // Shorter than announced: the request fails on its Content-Length instead of hanging.
+            return Ok(None);
         }
+        let left = left - chunk.len() as u64;
+        Ok(Some((Bytes::from(chunk), (file, left))))
     })
 }
 
@@ -271,9 +288,9 @@ mod tests {
             .map(|i| (i % 251) as u8)
             .collect();
         f.write_all(&content).unwrap();
-        let mut file = tokio::fs::File::open(f.path()).await.unwrap();
-        file.seek(SeekFrom::Start(5)).await.unwrap();
-        let got: Vec<Bytes> = chunks(file.take(READ_CHUNK as u64 + 3))
+        let mut file = std::fs::File::open(f.path()).unwrap();
+        file.seek(SeekFrom::Start(5)).unwrap();
+        let got: Vec<Bytes> = chunks(file, READ_CHUNK as u64 + 3)
             .try_collect()
             .await
             .unwrap();

@@ -19,10 +19,18 @@ pub struct TreeEntry {
     pub lfs_sha256: Option<String>,
 }
 
+#[derive(Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    File,
+    #[serde(other)]
+    Other,
+}
+
 #[derive(Deserialize)]
 struct RawEntry {
     #[serde(rename = "type")]
-    kind: String,
+    kind: Kind,
     path: String,
     #[serde(default)]
     size: u64,
@@ -47,16 +55,17 @@ impl HubClient {
                 encode::revision(revision)
             ),
         );
-        let raw: Vec<RawEntry> = self.get_paged(&url, "list tree").await?;
-        Ok(raw
-            .into_iter()
-            .filter(|e| e.kind == "file")
-            .map(|e| TreeEntry {
-                path: e.path,
-                size: e.size,
-                oid: e.oid,
-                lfs_sha256: e.lfs.map(|l| l.oid),
+        let mut entries = self
+            .get_paged_map(&url, "list tree", |e: RawEntry| {
+                (e.kind == Kind::File).then(|| TreeEntry {
+                    path: e.path,
+                    size: e.size,
+                    oid: e.oid,
+                    lfs_sha256: e.lfs.map(|l| l.oid),
+                })
             })
-            .collect())
+            .await?;
+        entries.shrink_to_fit();
+        Ok(entries)
     }
 }

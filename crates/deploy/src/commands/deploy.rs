@@ -178,6 +178,10 @@ async fn deploy(
         Some(policy) => client.with_retry_policy(policy),
         None => client,
     };
+    let client = client.with_part_concurrency(crate::execute::env_usize(
+        "HF_DEPLOY_PART_CONCURRENCY",
+        hub::DEFAULT_PART_CONCURRENCY,
+    ));
 
     // Walk and hash on every core from now on: it needs nothing remote, and overlaps the Hub round trips.
     let started = Instant::now();
@@ -281,7 +285,6 @@ async fn deploy(
     } else {
         cfg.space_sdk
     };
-    let files: Vec<Arc<LocalFile>> = files.into_iter().map(Arc::new).collect();
 
     // 4. The repo: create it when missing (plan permitting), warn about a visibility mismatch.
     let explicit_private = args

@@ -12,6 +12,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -180,7 +181,7 @@ impl HashCache {
     /// Replaces the cache with `files` (sorted by repo path) whose stamps are settled as of `hashed_from` (when
     /// this run started reading). Written to a temporary file and renamed, so a concurrent run reads either the
     /// old cache or the new one, never half of one.
-    pub fn store(&self, files: &[LocalFile], hashed_from: SystemTime) -> io::Result<()> {
+    pub fn store(&self, files: &[Arc<LocalFile>], hashed_from: SystemTime) -> io::Result<()> {
         let Some(dir) = self.file.parent() else {
             return Ok(());
         };
@@ -227,25 +228,25 @@ pub fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    fn file(dir: &Path, rel: &str, content: &[u8]) -> LocalFile {
+    fn file(dir: &Path, rel: &str, content: &[u8]) -> Arc<LocalFile> {
         let source = dir.join(rel);
         std::fs::write(&source, content).unwrap();
         let h = hub::hash::hash_bytes(content);
-        LocalFile {
+        Arc::new(LocalFile {
             path: rel.to_string(),
             stamp: FileStamp::of(&source).unwrap(),
             source,
             size: content.len() as u64,
             sha256: h.sha256,
             git_sha1: h.git_sha1,
-        }
+        })
     }
 
     fn later() -> SystemTime {
         SystemTime::now() + Duration::from_secs(10)
     }
 
-    fn stamps(files: &[LocalFile]) -> Vec<(&str, FileStamp)> {
+    fn stamps(files: &[Arc<LocalFile>]) -> Vec<(&str, FileStamp)> {
         files
             .iter()
             .map(|f| (f.path.as_str(), FileStamp::of(&f.source).unwrap().unwrap()))

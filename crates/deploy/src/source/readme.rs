@@ -1,6 +1,8 @@
 //! A Space's `README.md`: generated or merged front matter (see `frontmatter`), written to a scratch file and
 //! hashed, so the rest of the deploy treats it as any other file.
 
+use std::sync::Arc;
+
 use crate::contract::{DeployConfig, SpaceSdk};
 use crate::exit::Failure;
 use crate::report::{Report, Reporter};
@@ -9,7 +11,7 @@ use crate::source::{frontmatter, LocalFile};
 /// Gives a Space a README whose front matter names the sdk (see `source::frontmatter`); returns the sdk the
 /// Space will run with (the README's own, when it names one).
 pub fn space_readme(
-    files: &mut Vec<LocalFile>,
+    files: &mut Vec<Arc<LocalFile>>,
     cfg: &DeployConfig,
     scratch: &tempfile::TempDir,
     reporter: &Reporter,
@@ -43,14 +45,14 @@ pub fn space_readme(
         .map_err(|e| Failure::runtime(format!("writing the generated README.md: {e}")))?;
     let h = hub::hash::hash_file(&path)
         .map_err(|e| Failure::runtime(format!("hashing README.md: {e}")))?;
-    let file = LocalFile {
+    let file = Arc::new(LocalFile {
         path: "README.md".into(),
         source: path,
         size: h.size,
         sha256: h.sha256,
         git_sha1: h.git_sha1,
         stamp: None,
-    };
+    });
     match index {
         Some(i) => files[i] = file,
         None => {

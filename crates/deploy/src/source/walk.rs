@@ -4,7 +4,7 @@
 //! folder's files on the one thread that read the folder).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use ignore::{WalkBuilder, WalkState};
@@ -66,8 +66,8 @@ impl Problems {
 /// What the walk found.
 #[derive(Debug, Default)]
 pub struct Walked {
-    /// Sorted by repo path.
-    pub files: Vec<LocalFile>,
+    /// Sorted by repo path; shared (not copied) with the plan.
+    pub files: Vec<Arc<LocalFile>>,
     pub problems: Problems,
     /// Files whose digests came from the hash cache (not read).
     pub from_cache: usize,
@@ -345,7 +345,7 @@ pub fn walk(root: &Path, filter: &PathFilter, threads: usize, cache: Option<&Has
     for item in done {
         match item {
             Found::Pending(rel, _) => walked.problems.other.push(format!("{rel} (not hashed)")),
-            Found::File(f) => walked.files.push(f),
+            Found::File(f) => walked.files.push(Arc::new(f)),
             Found::Symlink(p) => walked.problems.escaping_symlinks.push(p),
             Found::Pointer(p) => walked.problems.lfs_pointers.push(p),
             Found::BadName(p) => walked.problems.bad_names.push(p),
