@@ -84,7 +84,8 @@ impl Walked {
 enum Found {
     /// Found and allowed; hashed after the walk.
     Pending(String, PathBuf),
-    File(LocalFile),
+    /// Boxed in its `Arc` from the start: the walk's lists of results stay a few words per file.
+    File(Arc<LocalFile>),
     Symlink(String),
     Pointer(String),
     BadName(String),
@@ -186,14 +187,14 @@ fn split_by_cache(cache: &HashCache, mut jobs: Vec<Job>) -> CacheSplit {
     let mut misses = Vec::new();
     for (job, answer) in jobs.into_iter().zip(answers) {
         match answer {
-            Some(cached) => hits.push(Found::File(LocalFile {
+            Some(cached) => hits.push(Found::File(Arc::new(LocalFile {
                 path: job.rel,
                 source: job.source,
                 size: job.size,
                 sha256: cached.sha256,
                 git_sha1: cached.git_sha1,
                 stamp: job.stamp,
-            })),
+            }))),
             None => misses.push(job),
         }
     }
@@ -210,7 +211,7 @@ fn hash_one(job: Job) -> Found {
     } = job;
     match super::hash::fingerprint(&source) {
         Ok(h) if lfs_pointer::is_pointer(h.size, &h.sample) => Found::Pointer(rel),
-        Ok(h) => Found::File(LocalFile {
+        Ok(h) => Found::File(Arc::new(LocalFile {
             path: rel,
             source,
             size: h.size,
@@ -218,7 +219,7 @@ fn hash_one(job: Job) -> Found {
             git_sha1: h.git_sha1,
             // A size that moved since the stat means a write raced the read: not a stamp to trust.
             stamp: stamp.filter(|s| s.size == h.size),
-        }),
+        })),
         Err(e) => Found::Other(format!("{rel} ({e})")),
     }
 }
@@ -345,7 +346,7 @@ pub fn walk(root: &Path, filter: &PathFilter, threads: usize, cache: Option<&Has
     for item in done {
         match item {
             Found::Pending(rel, _) => walked.problems.other.push(format!("{rel} (not hashed)")),
-            Found::File(f) => walked.files.push(Arc::new(f)),
+            Found::File(f) => walked.files.push(f),
             Found::Symlink(p) => walked.problems.escaping_symlinks.push(p),
             Found::Pointer(p) => walked.problems.lfs_pointers.push(p),
             Found::BadName(p) => walked.problems.bad_names.push(p),
