@@ -216,6 +216,14 @@ class Bench:
         self.emu_ours.stop()
         self.emu_theirs.stop()
 
+    def fresh_emulators(self) -> None:
+        """New emulators with empty stores: keeps the disk use of the repeated workloads bounded."""
+        self.close()
+        for name in ("hub-ours", "hub-theirs"):
+            shutil.rmtree(OUT / name, ignore_errors=True)
+        self.emu_ours = Emulator(self.emu_bin, OUT / "hub-ours")
+        self.emu_theirs = Emulator(self.emu_bin, OUT / "hub-theirs")
+
 
 # ---------------------------------------------------------------- extra measurements
 
@@ -500,6 +508,7 @@ def main() -> None:
                 write_big(mixed / "weights" / "shard-0.bin", sizes["big"], 99 + 100 * rep)
                 runs["3"].append(bench.pair(labels["3"], repo, mixed))
             shutil.rmtree(mixed, ignore_errors=True)
+            bench.fresh_emulators()
         for key, label in labels.items():
             if runs[key] and (want(key) or key == "1" or (key == "2b" and want("2"))):
                 bench.add_row(label, runs[key])
@@ -509,6 +518,8 @@ def main() -> None:
             log("writing the many-files folder")
             write_small_tree(many, sizes["many"], 2)
             bench.add_row(f"4 cold: {sizes['many']:,} small files", [bench.pair("4 cold", "many", many)])
+            shutil.rmtree(many, ignore_errors=True)
+            bench.fresh_emulators()
 
         huge = OUT / "data" / "huge"
         if want("5") or want("hash"):
