@@ -14,11 +14,15 @@ use crate::client::{describe, header_str, HubClient, RetryMode};
 use crate::error::{HubError, Result};
 use crate::upload::{LfsAction, LfsBatchObject};
 
-/// Bytes read from disk per body chunk: small enough to stay in the core's cache between the read from the
-/// page cache and the write to the socket.
-const READ_CHUNK: usize = 256 << 10;
+/// Bytes read from disk per body chunk: below glibc's mmap threshold, so chunk buffers are recycled by the
+/// allocator instead of being mapped, zeroed and unmapped each time (perf, issue 7: that churn cost ~8% of the
+/// client's CPU in a cold deploy), and small enough to stay in cache between the read and the socket write.
+const READ_CHUNK: usize = 64 << 10;
 
-/// Streams `len` bytes of `path` from `offset`, never holding more than one chunk.
+/// Chunks read ahead of the socket per body.
+const READ_AHEAD: usize = 16;
+
+/// Streams `len` bytes of `path` from `offset`, never holding more than [`READ_AHEAD`] chunks.
 async fn file_body(path: &Path, offset: u64, len: u64) -> std::io::Result<reqwest::Body> {
     let path = path.to_path_buf();
     let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
@@ -33,31 +37,38 @@ async fn file_body(path: &Path, offset: u64, len: u64) -> std::io::Result<reqwes
     Ok(reqwest::Body::wrap_stream(chunks(file, len)))
 }
 
-/// Reads each chunk on the blocking pool straight into the buffer that is sent (`tokio::fs::File` would read
-/// into its own buffer first and copy).
+/// One blocking reader per body fills chunks straight into the buffers that are sent (`tokio::fs::File` would
+/// read into its own buffer first and copy), a few ahead of the socket.
 fn chunks(
     file: std::fs::File,
     len: u64,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    stream::try_unfold((file, len), |(file, left)| async move {
-        if left == 0 {
-            return Ok(None);
-        }
-        let want = usize::try_from(left).map_or(READ_CHUNK, |l| l.min(READ_CHUNK));
-        let (file, chunk) = tokio::task::spawn_blocking(move || {
-            let mut file = file;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        let mut left = len;
+        while left > 0 {
+            let want = usize::try_from(left).map_or(READ_CHUNK, |l| l.min(READ_CHUNK));
             let mut chunk = Vec::with_capacity(want);
-            (&mut file).take(want as u64).read_to_end(&mut chunk)?;
-            Ok::<_, std::io::Error>((file, chunk))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        if chunk.is_empty() {
-            // Shorter than announced: the request fails on its Content-Length instead of hanging.
-            return Ok(None);
+            match (&mut file).take(want as u64).read_to_end(&mut chunk) {
+                // Shorter than announced: the request fails on its Content-Length instead of hanging.
+                Ok(0) => break,
+                Ok(n) => {
+                    left -= n as u64;
+                    // The receiver is gone when the request failed or was dropped: stop reading.
+                    if tx.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
         }
-        let left = left - chunk.len() as u64;
-        Ok(Some((Bytes::from(chunk), (file, left))))
+    });
+    stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
     })
 }
 
