@@ -122,6 +122,25 @@ pub fn diff<'a>(local: &'a [Arc<LocalFile>], remote: &[TreeEntry], delete_stale:
     out
 }
 
+/// The changed files that are LFS whatever preupload answers (over 10 MiB): their uploads need not wait for it.
+/// (If preupload then says the repo ignores one, it was uploaded for nothing but is left out of the commit.)
+pub fn always_lfs(local: &[Arc<LocalFile>], remote: &[TreeEntry]) -> Plan {
+    let uploads = diff(local, remote, false)
+        .changed
+        .into_iter()
+        .filter(|(file, _)| file.size > crate::source::hash::ALWAYS_LFS_ABOVE)
+        .map(|(file, change)| Upload {
+            file: Arc::clone(file),
+            change,
+            lfs: true,
+        })
+        .collect();
+    Plan {
+        uploads,
+        ..Plan::default()
+    }
+}
+
 /// Upload modes already learnt in this run (a re-plan after a 412 asks only about new paths).
 #[derive(Debug, Default)]
 pub struct ModeCache {

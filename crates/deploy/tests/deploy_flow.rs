@@ -792,3 +792,40 @@ async fn an_unwritable_hash_cache_warns_and_deploys() {
     );
     assert_tree(&url, &repo(RepoType::Model, "alice/no-cache"), &files).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_over_10_mib_upload_while_preupload_decides_the_rest() {
+    // Preupload answers late: a file that is LFS whatever it says must already be uploaded by then.
+    let emu = emulator_with(|b| {
+        b.fault(
+            hub_emulator::FaultRule::parse("POST /api/models/alice/early/preupload delay=1500")
+                .expect("fault spec"),
+        )
+    })
+    .await;
+    let url = emu.url().to_string();
+    let big = random_bytes(11 * 1024 * 1024, 3);
+    let files: Vec<(&str, &[u8])> = vec![("notes.txt", b"small\n"), ("weights.bin", &big)];
+    let (_dir, src) = source(&files);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/early")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.visible());
+    let journal = journal_since(&emu, 0);
+    let position = |wanted: &dyn Fn(&(String, String, bool)) -> bool| {
+        journal
+            .iter()
+            .position(wanted)
+            .unwrap_or_else(|| panic!("not in the journal: {journal:?}"))
+    };
+    let first_lfs_put = position(&|(m, p, _)| m == "PUT" && p.starts_with("/_lfs/"));
+    let preupload = position(&|(_, p, _)| p.contains("/preupload/"));
+    assert!(
+        first_lfs_put < preupload,
+        "the LFS upload waited for preupload: {journal:?}"
+    );
+    assert_tree(&url, &repo(RepoType::Model, "alice/early"), &files).await;
+}

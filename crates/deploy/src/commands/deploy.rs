@@ -418,15 +418,40 @@ async fn deploy(
             None => client.list_tree(&repo, &cfg.revision).await,
         }
         .map_err(|e| Failure::hub(&format!("listing the files of {}", repo.id), e))?;
-        let plan = plan::build(
-            &target,
-            info.sha.clone(),
-            &files,
-            &tree,
-            cfg.delete_stale,
-            &mut modes,
-        )
-        .await?;
+        // Changed files over 10 MiB are stored in LFS whatever preupload says, so their uploads start now,
+        // alongside the preupload round trips that decide the other files' modes.
+        let early = if cfg.dry_run {
+            Plan::default()
+        } else {
+            plan::always_lfs(&files, &tree)
+        };
+        let (plan, early_sent) = tokio::join!(
+            plan::build(
+                &target,
+                info.sha.clone(),
+                &files,
+                &tree,
+                cfg.delete_stale,
+                &mut modes,
+            ),
+            async {
+                if early.uploads.is_empty() {
+                    return Ok(());
+                }
+                upload_lfs(
+                    &client,
+                    &repo,
+                    &cfg.revision,
+                    &early,
+                    &mut uploaded,
+                    reporter,
+                )
+                .await
+                .map(|_| ())
+            }
+        );
+        let plan = plan?;
+        early_sent?;
         drop(tree);
         show_plan(reporter, &repo, &cfg, &plan, replans > 0);
         if plan.is_empty() || cfg.dry_run {
