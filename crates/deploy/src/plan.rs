@@ -141,10 +141,16 @@ pub fn always_lfs(local: &[Arc<LocalFile>], remote: &[TreeEntry]) -> Plan {
     }
 }
 
-/// Upload modes already learnt in this run (a re-plan after a 412 asks only about new paths).
+/// Upload modes already learnt in this run (a re-plan after a 412 asks only about new paths). Keyed by the
+/// file's identity: the walk's files live for the whole deploy, and a path + digest key would copy both for
+/// every file of a 100,000-file cold deploy.
 #[derive(Debug, Default)]
 pub struct ModeCache {
-    modes: HashMap<(String, String), (bool, bool)>,
+    modes: HashMap<usize, (bool, bool)>,
+}
+
+fn key(file: &Arc<LocalFile>) -> usize {
+    Arc::as_ptr(file) as usize
 }
 
 /// Where the plan is made: the repo, revision and whether the commit opens a PR.
@@ -169,12 +175,7 @@ pub async fn build(
         .changed
         .iter()
         .map(|(file, _)| *file)
-        .filter(|f| {
-            f.size > 0
-                && !cache
-                    .modes
-                    .contains_key(&(f.path.clone(), f.sha256.clone()))
-        })
+        .filter(|f| f.size > 0 && !cache.modes.contains_key(&key(f)))
         .collect();
     // Chunks go out concurrently (a cold deploy of thousands of files would otherwise wait one round trip
     // per 256 files); samples are read per chunk, so only a few chunks' samples are in memory at once.
@@ -200,14 +201,11 @@ pub async fn build(
         .buffered(PREUPLOAD_CONCURRENCY)
         .try_collect()
         .await?;
-    let sha_by_path: HashMap<&str, &str> = ask
-        .iter()
-        .map(|f| (f.path.as_str(), f.sha256.as_str()))
-        .collect();
+    let asked: HashMap<&str, &Arc<LocalFile>> = ask.iter().map(|f| (f.path.as_str(), *f)).collect();
     for answer in answers.into_iter().flatten() {
-        if let Some(sha) = sha_by_path.get(answer.path.as_str()) {
+        if let Some(file) = asked.get(answer.path.as_str()) {
             cache.modes.insert(
-                (answer.path.clone(), sha.to_string()),
+                key(file),
                 (answer.upload_mode == UploadMode::Lfs, answer.should_ignore),
             );
         }
@@ -222,7 +220,7 @@ pub async fn build(
         let (lfs, ignore) = if file.size == 0 {
             (false, false)
         } else {
-            match cache.modes.get(&(file.path.clone(), file.sha256.clone())) {
+            match cache.modes.get(&key(file)) {
                 Some(mode) => *mode,
                 None => {
                     return Err(Failure::runtime(format!(
