@@ -829,3 +829,41 @@ async fn files_over_10_mib_upload_while_preupload_decides_the_rest() {
     );
     assert_tree(&url, &repo(RepoType::Model, "alice/early"), &files).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_cache_inside_source_dir_is_left_out_of_the_deploy() {
+    // HOME = the deployed folder (a workspace deployed as `.`): ~/.cache/hf-deploy must not join the deploy.
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let files: Vec<(&str, &[u8])> = vec![("a.txt", b"a\n")];
+    let (_dir, src) = source(&files);
+    settle(&src);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/home")
+            .input("repo_type", "model")
+            .input("source_dir", &src.display().to_string())
+            .env("HOME", &src.display().to_string())
+    };
+    let first = deploy().run().await;
+    assert_eq!(first.code, 0, "{}", first.visible());
+    assert!(
+        first
+            .visible()
+            .contains("is inside source_dir: it is left out of the deploy"),
+        "{}",
+        first.visible()
+    );
+    assert!(
+        src.join(".cache/hf-deploy/v1").is_dir(),
+        "the cache was not written"
+    );
+    let again = deploy().run().await;
+    assert_eq!(again.code, 0, "{}", again.visible());
+    assert!(
+        again.visible().contains("(1 unchanged since the last run"),
+        "{}",
+        again.visible()
+    );
+    assert_tree(&url, &repo(RepoType::Model, "alice/home"), &files).await;
+}

@@ -191,6 +191,12 @@ async fn deploy(
         .hash_cache_dir
         .as_deref()
         .map(|dir| HashCache::new(dir, &cfg.source_dir));
+    if let Some(inside) = cache.as_ref().and_then(|c| c.inside(&cfg.source_dir)) {
+        reporter.info(&format!(
+            "The hash cache folder {} is inside source_dir: it is left out of the deploy",
+            inside.display()
+        ));
+    }
     let walking =
         tokio::task::spawn_blocking(move || walk::walk(&root, &filter, 0, cache.as_ref()));
 

@@ -112,6 +112,8 @@ pub struct Cached {
 #[derive(Debug, Clone)]
 pub struct HashCache {
     file: PathBuf,
+    /// The cache folder, resolved: the walk leaves it out when it lies inside the source folder.
+    dir: PathBuf,
 }
 
 /// A path that can be written on one line of the cache.
@@ -129,7 +131,13 @@ impl HashCache {
         let key = hex::encode(Sha256::digest(root.as_os_str().as_encoded_bytes()));
         HashCache {
             file: dir.join("v1").join(format!("{}.tsv", &key[..32])),
+            dir: resolve(dir).unwrap_or_else(|| dir.to_path_buf()),
         }
+    }
+
+    /// The cache folder when it lies inside `root` (HOME as the deployed folder): never part of a deploy.
+    pub fn inside(&self, root: &Path) -> Option<&Path> {
+        self.dir.starts_with(root).then_some(self.dir.as_path())
     }
 
     pub fn path(&self) -> &Path {
@@ -213,6 +221,26 @@ impl HashCache {
         }
         tmp.persist(&self.file).map_err(|e| e.error)?;
         Ok(())
+    }
+}
+
+/// `dir` made absolute with symlinks resolved; it need not exist yet, so its deepest existing ancestor is
+/// resolved and the rest appended.
+pub fn resolve(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(dir).ok()?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return Some(rest.iter().rev().fold(real, |acc, part| acc.join(part)));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return Some(absolute),
+        }
     }
 }
 
@@ -339,6 +367,26 @@ mod tests {
         );
         std::fs::write(cache.path(), line).unwrap();
         assert!(cache.lookup(&stamps(&files)).0[0].is_none());
+    }
+
+    #[test]
+    fn a_cache_dir_inside_the_source_folder_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let inner = root.join(".cache/hf-deploy");
+        assert_eq!(
+            HashCache::new(&inner, &root).inside(&root),
+            Some(inner.as_path())
+        );
+        let outside = tempfile::tempdir().unwrap();
+        let far = outside.path().join("not/yet/there");
+        assert_eq!(HashCache::new(&far, &root).inside(&root), None);
+        std::os::unix::fs::symlink(&root, outside.path().join("link")).unwrap();
+        let via_link = outside.path().join("link/.cache");
+        assert_eq!(
+            HashCache::new(&via_link, &root).inside(&root),
+            Some(root.join(".cache").as_path())
+        );
     }
 
     #[test]

@@ -278,6 +278,8 @@ pub fn walk(root: &Path, filter: &PathFilter, threads: usize, cache: Option<&Has
     let root_buf: PathBuf = root.to_path_buf();
     let prune_root = root_buf.clone();
     let prune_filter = filter.clone();
+    // Our own cache, when it lives inside the folder (HOME deployed as `.`), is never part of the deploy.
+    let prune_cache = cache.and_then(|c| c.inside(root)).map(Path::to_path_buf);
     let walker = WalkBuilder::new(root)
         .standard_filters(false)
         .follow_links(false)
@@ -285,6 +287,9 @@ pub fn walk(root: &Path, filter: &PathFilter, threads: usize, cache: Option<&Has
         .filter_entry(move |entry| {
             if !entry.file_type().is_some_and(|t| t.is_dir()) {
                 return true;
+            }
+            if prune_cache.as_deref() == Some(entry.path()) {
+                return false;
             }
             match relative(&prune_root, entry.path()) {
                 Ok(rel) if rel.is_empty() => true,
