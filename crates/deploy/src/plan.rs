@@ -124,14 +124,14 @@ pub fn diff<'a>(local: &'a [Arc<LocalFile>], remote: &[TreeEntry], delete_stale:
 
 /// The changed files that are LFS whatever preupload answers (over 10 MiB): their uploads need not wait for it.
 /// (If preupload then says the repo ignores one, it was uploaded for nothing but is left out of the commit.)
-pub fn always_lfs(local: &[Arc<LocalFile>], remote: &[TreeEntry]) -> Plan {
-    let uploads = diff(local, remote, false)
+pub fn always_lfs(diff: &Diff<'_>) -> Plan {
+    let uploads = diff
         .changed
-        .into_iter()
+        .iter()
         .filter(|(file, _)| file.size > crate::source::hash::ALWAYS_LFS_ABOVE)
         .map(|(file, change)| Upload {
             file: Arc::clone(file),
-            change,
+            change: *change,
             lfs: true,
         })
         .collect();
@@ -161,16 +161,13 @@ pub struct Target<'a> {
     pub create_pr: bool,
 }
 
-/// Builds the plan: diff, then preupload for the modes of changed files (empty files are always regular).
+/// Builds the plan from the diff: preupload for the modes of changed files (empty files are always regular).
 pub async fn build(
     target: &Target<'_>,
     parent: String,
-    local: &[Arc<LocalFile>],
-    remote: &[TreeEntry],
-    delete_stale: bool,
+    diff: Diff<'_>,
     cache: &mut ModeCache,
 ) -> Result<Plan, Failure> {
-    let diff = diff(local, remote, delete_stale);
     let ask: Vec<&Arc<LocalFile>> = diff
         .changed
         .iter()

@@ -426,20 +426,14 @@ async fn deploy(
         .map_err(|e| Failure::hub(&format!("listing the files of {}", repo.id), e))?;
         // Changed files over 10 MiB are stored in LFS whatever preupload says, so their uploads start now,
         // alongside the preupload round trips that decide the other files' modes.
+        let diff = plan::diff(&files, &tree, cfg.delete_stale);
         let early = if cfg.dry_run {
             Plan::default()
         } else {
-            plan::always_lfs(&files, &tree)
+            plan::always_lfs(&diff)
         };
         let (plan, early_sent) = tokio::join!(
-            plan::build(
-                &target,
-                info.sha.clone(),
-                &files,
-                &tree,
-                cfg.delete_stale,
-                &mut modes,
-            ),
+            plan::build(&target, info.sha.clone(), diff, &mut modes),
             async {
                 if early.uploads.is_empty() {
                     return Ok(());

@@ -10,9 +10,10 @@ use hub::FileHashes;
 /// The Hub stores every file larger than this in LFS (its "files larger than 10 MiB" rule).
 pub const ALWAYS_LFS_ABOVE: u64 = 10 << 20;
 
-/// Hashes `path`; `git_sha1` is empty for files that will always be LFS.
-pub fn fingerprint(path: &Path) -> io::Result<FileHashes> {
-    if std::fs::metadata(path)?.len() > ALWAYS_LFS_ABOVE {
+/// Hashes `path`, whose size the walk already read; `git_sha1` is empty for files that will always be LFS. (The
+/// hashers check the size again on the open file and fail if it changed.)
+pub fn fingerprint(path: &Path, size: u64) -> io::Result<FileHashes> {
+    if size > ALWAYS_LFS_ABOVE {
         hub::hash::hash_file_sha256_only(path)
     } else {
         hub::hash::hash_file(path)
@@ -28,11 +29,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let small = dir.path().join("small");
         std::fs::write(&small, b"hello\n").unwrap();
-        let h = fingerprint(&small).unwrap();
+        let h = fingerprint(&small, 6).unwrap();
         assert_eq!(h.git_sha1, "ce013625030ba8dba906f756967f9e9ca394464a");
         let big = dir.path().join("big");
         std::fs::write(&big, vec![7u8; (ALWAYS_LFS_ABOVE + 1) as usize]).unwrap();
-        let h = fingerprint(&big).unwrap();
+        let h = fingerprint(&big, ALWAYS_LFS_ABOVE + 1).unwrap();
         assert!(h.git_sha1.is_empty());
         assert_eq!(
             h.sha256,

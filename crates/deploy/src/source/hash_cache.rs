@@ -32,11 +32,6 @@ pub struct FileStamp {
 }
 
 impl FileStamp {
-    /// The stamp of `path` (following symlinks), or `None` where the platform has no ctime/inode.
-    pub fn of(path: &Path) -> io::Result<Option<FileStamp>> {
-        Ok(Self::from_metadata(&std::fs::metadata(path)?))
-    }
-
     #[cfg(unix)]
     pub fn from_metadata(m: &std::fs::Metadata) -> Option<FileStamp> {
         use std::os::unix::fs::MetadataExt;
@@ -255,6 +250,12 @@ pub fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    impl FileStamp {
+        fn of(path: &Path) -> io::Result<Option<FileStamp>> {
+            Ok(Self::from_metadata(&std::fs::metadata(path)?))
+        }
+    }
 
     fn file(dir: &Path, rel: &str, content: &[u8]) -> Arc<LocalFile> {
         let source = dir.join(rel);

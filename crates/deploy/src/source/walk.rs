@@ -207,9 +207,12 @@ fn split_by_cache(cache: &HashCache, mut jobs: Vec<Job>) -> CacheSplit {
 
 fn hash_one(job: Job) -> Found {
     let Job {
-        rel, source, stamp, ..
+        rel,
+        source,
+        size,
+        stamp,
     } = job;
-    match super::hash::fingerprint(&source) {
+    match super::hash::fingerprint(&source, size) {
         Ok(h) if lfs_pointer::is_pointer(h.size, &h.sample) => Found::Pointer(rel),
         Ok(h) => Found::File(Arc::new(LocalFile {
             path: rel,
