@@ -45,6 +45,34 @@ struct HashProgress {
     invalid: bool,
 }
 
+/// Feeds `hasher` with `len` bytes of `path` from `offset` (to the end with `None`); a file shorter than `len`
+/// is an error.
+fn hash_from_disk(
+    path: &Path,
+    offset: u64,
+    len: Option<u64>,
+    hasher: Sha256,
+) -> io::Result<Sha256> {
+    let mut f = File::open(path)?;
+    f.seek(io::SeekFrom::Start(offset))?;
+    let mut h = hasher;
+    let mut left = len.unwrap_or(u64::MAX);
+    let mut buf = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = f.read(&mut buf[..want])?;
+        if n == 0 {
+            if len.is_some() {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            break;
+        }
+        h.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(h)
+}
+
 /// Removes `hub-emulator-*` dirs under `dir` left by processes that no longer exist (killed
 /// with SIGKILL, so their temp dir was never removed; under /dev/shm that would hold RAM).
 fn remove_stale(dir: &Path) {
@@ -289,24 +317,9 @@ impl LfsStore {
     async fn catch_up(&self, upload_id: &str) {
         while let Some((sha, offset, len)) = self.claim_next_written(upload_id) {
             let path = self.tmp_path(upload_id);
-            let hashed = tokio::task::spawn_blocking(move || -> io::Result<Sha256> {
-                let mut f = File::open(&path)?;
-                f.seek(io::SeekFrom::Start(offset))?;
-                let mut h = sha;
-                let mut left = len;
-                let mut buf = vec![0u8; 64 * 1024];
-                while left > 0 {
-                    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                    let n = f.read(&mut buf[..want])?;
-                    if n == 0 {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
-                    h.update(&buf[..n]);
-                    left -= n as u64;
-                }
-                Ok(h)
-            })
-            .await;
+            let hashed =
+                tokio::task::spawn_blocking(move || hash_from_disk(&path, offset, Some(len), sha))
+                    .await;
             match hashed {
                 Ok(Ok(h)) => self.release_hash(upload_id, h, Some(len)),
                 // Completion falls back to hashing everything from the start.
@@ -413,17 +426,7 @@ impl LfsStore {
             _ => (0, Sha256::new()),
         };
         let sha = tokio::task::spawn_blocking(move || -> io::Result<String> {
-            let mut f = File::open(&p)?;
-            f.seek(io::SeekFrom::Start(start))?;
-            let mut h = hasher;
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-            }
+            let h = hash_from_disk(&p, start, None, hasher)?;
             Ok(hex::encode(h.finalize()))
         })
         .await
