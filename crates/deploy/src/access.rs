@@ -1,10 +1,9 @@
 //! What the token may do, checked from whoami before anything is written: a valid token, write access to the
 //! namespace, and a plan that allows the Space SDK being created (exit code 3 for all of them).
 
-use hub::{HubError, Plan as AccountPlan, RepoRef, RepoType, WhoAmI};
+use hub::{AccountPlan, HubError, RepoRef, SpaceSdk, WhoAmI};
 
-use crate::contract::SpaceSdk;
-use crate::exit::Failure;
+use crate::failure::Failure;
 
 /// The message for a missing `HF_TOKEN`.
 pub const MISSING_TOKEN: &str = "HF_TOKEN is not set: create a token with write access at \
@@ -42,18 +41,100 @@ pub fn check_write(who: &WhoAmI, repo: &RepoRef) -> Result<(), Failure> {
     )))
 }
 
-/// Fails (exit 3) when creating a Space of `sdk` in this namespace needs a paid plan it does not have.
-pub fn check_plan(who: &WhoAmI, repo: &RepoRef, sdk: SpaceSdk) -> Result<(), Failure> {
-    if repo.repo_type == RepoType::Space
-        && sdk.needs_paid_plan()
-        && who.plan_for(&repo.id.namespace) == AccountPlan::Free
-    {
-        return Err(Failure::auth(format!(
-            "creating a {} Space needs a paid Hugging Face plan (PRO, Team or Enterprise) since July 2026, and {} is \
-             on the free plan: upgrade at https://huggingface.co/pricing, or use space_sdk: static (free)",
-            sdk.as_str(),
-            repo.id.namespace
-        )));
+/// Which Space a plan check is about: the message differs, the rule does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpaceRole {
+    /// The Space being deployed.
+    Target,
+    /// The public proxy Space (always docker).
+    Proxy,
+}
+
+/// Fails (exit 3) when creating a Space of `sdk` in `namespace` needs a paid plan it does not have. A namespace
+/// whoami does not know (not the user, not one of its orgs) is left to the Hub.
+pub fn check_plan(
+    who: &WhoAmI,
+    namespace: &str,
+    sdk: SpaceSdk,
+    role: SpaceRole,
+) -> Result<(), Failure> {
+    if sdk.needs_paid_plan() && who.plan_for(namespace) == AccountPlan::Free {
+        return Err(plan_refusal(namespace, sdk, role));
     }
     Ok(())
+}
+
+/// The one message for a plan that cannot create the Space (also when the Hub itself answers 402).
+pub fn plan_refusal(namespace: &str, sdk: SpaceSdk, role: SpaceRole) -> Failure {
+    Failure::auth(match role {
+        SpaceRole::Target => format!(
+            "creating a {} Space needs a paid Hugging Face plan (PRO, Team or Enterprise) since July 2026, and {namespace} \
+             is on the free plan: upgrade at https://huggingface.co/pricing, or use space_sdk: static (free)",
+            sdk.as_str()
+        ),
+        SpaceRole::Proxy => format!(
+            "create_proxy needs a Docker Space in {namespace:?}, and creating Docker Spaces needs a paid plan \
+             (PRO, Team or Enterprise), which {namespace:?} does not have. Upgrade the plan, or drop create_proxy: \
+             with PRO, the Space's \"protected\" visibility (public app, private code) can replace the proxy."
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(plan: AccountPlan) -> WhoAmI {
+        WhoAmI {
+            name: "carol".into(),
+            plan,
+            orgs: vec![],
+            token_role: Some("write".into()),
+            fine_grained_write_namespaces: vec![],
+            fine_grained_write_repos: vec![],
+        }
+    }
+
+    #[test]
+    fn only_a_known_free_plan_is_refused() {
+        let err = check_plan(
+            &who(AccountPlan::Free),
+            "carol",
+            SpaceSdk::Docker,
+            SpaceRole::Proxy,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), 3);
+        let text = err.to_string();
+        for needle in ["PRO, Team or Enterprise", "protected", "carol"] {
+            assert!(text.contains(needle), "{text}");
+        }
+        for plan in [
+            AccountPlan::Pro,
+            AccountPlan::Team,
+            AccountPlan::Enterprise,
+            AccountPlan::Unknown,
+        ] {
+            assert!(
+                check_plan(&who(plan), "carol", SpaceSdk::Docker, SpaceRole::Proxy).is_ok(),
+                "{plan:?}"
+            );
+        }
+        // A namespace whoami does not know (not the user, not one of its orgs) is left to the Hub.
+        assert!(check_plan(
+            &who(AccountPlan::Free),
+            "someone-else",
+            SpaceSdk::Docker,
+            SpaceRole::Proxy
+        )
+        .is_ok());
+        // Static Spaces are free.
+        assert!(check_plan(
+            &who(AccountPlan::Free),
+            "carol",
+            SpaceSdk::Static,
+            SpaceRole::Target
+        )
+        .is_ok());
+    }
 }

@@ -1,7 +1,7 @@
 //! `hf-deploy`: make a Hugging Face Hub repo (Space, model or dataset) hold exactly what a local folder holds,
 //! uploading only what changed, in one atomic commit.
 //!
-//! The binary is a thin wrapper over [`run`]; the pieces are public so tests and the demo can drive them.
+//! The binary is a thin wrapper over [`run`]; [`deploy`] is the engine, for callers in the same process.
 //!
 //! ```no_run
 //! // Equivalent of `HF_TOKEN=… hf-deploy deploy --huggingface-repo alice/app --source-dir app`:
@@ -9,18 +9,34 @@
 //! std::process::exit(code);
 //! ```
 
-pub mod access;
-pub mod cli;
-pub mod commands;
-pub mod contract;
-pub mod execute;
-pub mod exit;
-pub mod plan;
-pub mod proxy_space;
-pub mod report;
-pub mod source;
-pub mod space_wait;
-pub mod validate;
+// Layering, top-down (no module uses one above it): commands → engine → (plan, execute, report) → source,
+// proxy_space → config, failure → hub. `context`, `tuning` and `validate` feed the engine.
+mod access;
+mod cli;
+mod commands;
+mod config;
+mod context;
+mod engine;
+mod execute;
+mod failure;
+mod plan;
+mod proxy_space;
+mod report;
+mod source;
+mod tuning;
+mod validate;
+
+// What the binary, the tests and the benches use; everything else stays inside the crate.
+pub use commands::janitor::{clean, should_delete, JanitorOptions};
+pub use config::{DeployConfig, Secrets};
+pub use engine::{deploy, Stopped};
+pub use execute::probe::wait_and_probe;
+pub use execute::space_wait::WaitOptions;
+pub use failure::{ExitKind, Failure};
+pub use plan::files::{diff, Change, KEEP};
+pub use report::{Outcome, Report, Reporter, Style};
+pub use source::{Content, LocalFile};
+pub use tuning::Tuning;
 
 use std::ffi::OsString;
 

@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use hub::{RepoId, RepoType};
+use hub::{RepoId, RepoType, SpaceSdk};
 
 use crate::cli::DeployArgs;
-use crate::contract::{DeployConfig, ProxyInputs, RepoTarget, SpaceSdk};
-use crate::exit::Failure;
+use crate::config::{AllowOrigins, DeployConfig, ProxyConfig, RepoTarget};
+use crate::failure::Failure;
 use crate::source::filter::PathFilter;
 
 /// The legacy default of `huggingface_repo`: the GitHub repository's name under the token's owner.
@@ -178,7 +178,7 @@ fn check_url(input: &str, raw: &str, allow_path: bool) -> Result<url::Url, Failu
             "{input}: {raw:?} must not have a query or fragment"
         )));
     }
-    if !allow_path && url.path() != "/" {
+    if !allow_path && !matches!(url.path(), "/" | "") {
         return Err(Failure::input(format!(
             "{input}: {raw:?} must be an origin (scheme://host[:port]) without a path"
         )));
@@ -196,11 +196,62 @@ fn check_endpoint(env: EnvLookup) -> Result<String, Failure> {
     Ok(raw.trim_end_matches('/').to_string())
 }
 
+/// The proxy Space's name, `{target}{suffix}`, checked by the Hub's naming rules.
+fn proxy_name(target: &str, suffix: &str) -> Result<String, Failure> {
+    if suffix.is_empty() {
+        return Err(Failure::input(
+            "proxy_space_suffix: empty, so the proxy Space would be the target Space itself; use e.g. -proxy",
+        ));
+    }
+    let name = format!("{target}{suffix}");
+    RepoId::validate_name(&name).map_err(|e| {
+        Failure::input(format!(
+            "proxy_space_suffix: {suffix:?} gives the proxy Space name {name:?}, which the Hub refuses: {e}"
+        ))
+    })?;
+    // The Hub looks ids up case-insensitively, so "App" + "" and "app" would be the same repo.
+    if name.eq_ignore_ascii_case(target) {
+        return Err(Failure::input(
+            "proxy_space_suffix: the proxy Space must have a different name than the Space",
+        ));
+    }
+    Ok(name)
+}
+
+/// `proxy_target_url`: an http(s) origin; returned without a trailing slash, as the proxy expects.
+fn proxy_target_url(raw: &str) -> Result<String, Failure> {
+    let url = check_url("proxy_target_url", raw.trim(), false)?;
+    Ok(url.origin().ascii_serialization())
+}
+
+/// `proxy_allow_origins`: `*`, or comma-separated http(s) origins.
+fn allow_origins(raw: Option<&str>) -> Result<AllowOrigins, Failure> {
+    let Some(raw) = raw else {
+        return Ok(AllowOrigins::Any);
+    };
+    let mut origins = Vec::new();
+    for item in raw.split(',').map(str::trim) {
+        match item {
+            "" => {
+                return Err(Failure::input(format!(
+                    "proxy_allow_origins: {raw:?} has an empty item; use `*` or comma separated origins"
+                )))
+            }
+            "*" => return Ok(AllowOrigins::Any),
+            origin => {
+                let url = check_url("proxy_allow_origins", origin, false)?;
+                origins.push(url.origin().ascii_serialization());
+            }
+        }
+    }
+    Ok(AllowOrigins::Only(origins))
+}
+
 fn check_proxy(
     args: &DeployArgs,
     repo_type: RepoType,
     target: &RepoTarget,
-) -> Result<Option<ProxyInputs>, Failure> {
+) -> Result<Option<ProxyConfig>, Failure> {
     if !parse_bool("create_proxy", &args.create_proxy, false)? {
         return Ok(None);
     }
@@ -209,44 +260,14 @@ fn check_proxy(
             "create_proxy: a proxy can only front a Space, but repo_type is {repo_type}; set create_proxy: false"
         )));
     }
-    let suffix = non_empty(&args.proxy_space_suffix)
-        .unwrap_or("-proxy")
-        .to_string();
-    let proxy_name = format!("{}{suffix}", target.name());
-    RepoId::validate_name(&proxy_name).map_err(|e| {
-        Failure::input(format!("proxy_space_suffix: {suffix:?} gives the proxy Space name {proxy_name:?}, which the Hub refuses: {e}"))
-    })?;
-    if proxy_name == target.name() {
-        return Err(Failure::input(
-            "proxy_space_suffix: the proxy Space must have a different name than the Space",
-        ));
-    }
-    let target_url = match non_empty(&args.proxy_target_url) {
-        Some(raw) => Some(
-            check_url("proxy_target_url", raw, true)?
-                .as_str()
-                .trim_end_matches('/')
-                .to_string(),
-        ),
-        None => None,
-    };
-    let allow_origins = non_empty(&args.proxy_allow_origins)
-        .unwrap_or("*")
-        .to_string();
-    for origin in allow_origins.split(',').map(str::trim) {
-        if origin.is_empty() {
-            return Err(Failure::input(format!(
-                "proxy_allow_origins: {allow_origins:?} has an empty item; use `*` or comma separated origins"
-            )));
-        }
-        if origin != "*" {
-            check_url("proxy_allow_origins", origin, false)?;
-        }
-    }
-    Ok(Some(ProxyInputs {
-        suffix,
-        target_url,
-        allow_origins,
+    let suffix = non_empty(&args.proxy_space_suffix).unwrap_or("-proxy");
+    proxy_name(target.name(), suffix)?;
+    Ok(Some(ProxyConfig {
+        suffix: suffix.to_string(),
+        target_url: non_empty(&args.proxy_target_url)
+            .map(proxy_target_url)
+            .transpose()?,
+        allow_origins: allow_origins(non_empty(&args.proxy_allow_origins))?,
     }))
 }
 
@@ -312,6 +333,7 @@ pub fn validate(args: &DeployArgs, env: EnvLookup) -> Result<DeployConfig, Failu
         repo_type,
         space_sdk,
         private,
+        private_given: non_empty(&args.private).is_some(),
         source_dir,
         commit_summary: summary,
         commit_description: description,
@@ -433,6 +455,76 @@ mod tests {
             let err = validate(&a, &no_env).unwrap_err();
             assert_eq!(err.code(), 2);
             assert!(err.message.starts_with(input), "{input}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn proxy_names() {
+        assert_eq!(proxy_name("app", "-proxy").unwrap(), "app-proxy");
+        assert_eq!(proxy_name("app", "_p").unwrap(), "app_p");
+        for bad in [
+            "",
+            "/x",
+            "-",
+            "--proxy",
+            " proxy",
+            "-proxy.git",
+            "é",
+            &"x".repeat(94),
+        ] {
+            let err = proxy_name("app", bad).unwrap_err();
+            assert_eq!(err.code(), 2, "{bad:?}");
+            assert!(err.message.contains("proxy_space_suffix"), "{err}");
+        }
+        // 93 + 3 = 96 is the longest allowed name.
+        let long = "a".repeat(93);
+        assert!(proxy_name(&long, "-px").is_ok());
+        assert!(proxy_name(&long, "-pxy").is_err());
+    }
+
+    #[test]
+    fn target_urls() {
+        assert_eq!(
+            proxy_target_url("https://alice-app.hf.space/").unwrap(),
+            "https://alice-app.hf.space"
+        );
+        assert_eq!(
+            proxy_target_url("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        for bad in [
+            "",
+            "alice-app.hf.space",
+            "ftp://x.example",
+            "https://",
+            "https://u:p@x.example",
+            "https://x.example/a",
+            "https://x.example/?q=1",
+            "https://x.example/#f",
+            "file:///etc/passwd",
+        ] {
+            assert_eq!(proxy_target_url(bad).unwrap_err().code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(allow_origins(None).unwrap(), AllowOrigins::Any);
+        assert_eq!(allow_origins(Some("*")).unwrap().to_variable(), "*");
+        assert_eq!(
+            allow_origins(Some(" https://a.example , http://b.example:8080/ "))
+                .unwrap()
+                .to_variable(),
+            "https://a.example,http://b.example:8080"
+        );
+        for bad in [
+            "a.example",
+            "https://a.example/path",
+            "javascript:alert(1)",
+            "https://a.example,nope",
+            "https://a.example,,https://b.example",
+        ] {
+            assert_eq!(allow_origins(Some(bad)).unwrap_err().code(), 2, "{bad:?}");
         }
     }
 }

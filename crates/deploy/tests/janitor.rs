@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use hf_deploy::commands::janitor::{clean, JanitorOptions};
+use hf_deploy::{clean, JanitorOptions};
 use hub::{CreateRepo, HubClient, RepoId, RepoRef, RepoType, RetryPolicy, Token};
 use hub_emulator::{Emulator, FaultRule, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -74,7 +74,7 @@ async fn fixture() -> Fixture {
     ];
     let static_space = CreateRepo {
         private: false,
-        space_sdk: Some("static".into()),
+        space_sdk: Some(hub::SpaceSdk::Static),
     };
     for r in old.iter().chain(&kept_old).chain(&young) {
         let opts = if r.repo_type == RepoType::Space {

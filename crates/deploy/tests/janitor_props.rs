@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use hf_deploy::commands::janitor::should_delete;
+use hf_deploy::should_delete;
 use proptest::prelude::*;
 
 const PREFIX: &str = "hfdeploy-e2e-";

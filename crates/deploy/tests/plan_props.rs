@@ -3,15 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use hf_deploy::plan::{diff, Change, KEEP};
-use hf_deploy::source::LocalFile;
+use hf_deploy::{diff, Change, Content, LocalFile, KEEP};
 use hub::TreeEntry;
 use proptest::prelude::*;
 
 fn local_file(path: &str, content: u8) -> LocalFile {
     LocalFile {
         path: path.to_string(),
-        source: path.into(),
+        content: Content::File(path.into()),
         size: 1,
         sha256: format!("sha256-{content}"),
         git_sha1: format!("sha1-{content}"),

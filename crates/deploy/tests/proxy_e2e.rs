@@ -39,7 +39,7 @@ fn private_with_proxy(url: &str, path: &std::path::Path, target: &str) -> Deploy
 #[derive(Default)]
 struct Lines(std::sync::Mutex<Vec<String>>);
 
-impl hf_deploy::report::Report for Lines {
+impl hf_deploy::Report for Lines {
     fn info(&self, line: &str) {
         self.0.lock().unwrap().push(format!("info: {line}"));
     }
@@ -400,7 +400,7 @@ async fn bad_suffixes_and_someone_elses_space_get_exit_2_before_any_write() {
         &theirs,
         &hub::CreateRepo {
             private: false,
-            space_sdk: Some("gradio".into()),
+            space_sdk: Some(hub::SpaceSdk::Gradio),
         },
     )
     .await
@@ -470,11 +470,14 @@ async fn the_probe_reports_a_live_proxy_and_warns_when_it_cannot_reach_the_priva
     assert_eq!(run.code, 0, "{}", run.stderr);
     let proxy_id = hub::RepoId::parse("acme/probe-proxy").expect("id");
     let c = client(&url);
-    let timeout = std::time::Duration::from_secs(10);
+    let opts = hf_deploy::WaitOptions::settled(
+        std::time::Duration::from_secs(10),
+        &hf_deploy::Tuning::default(),
+    );
 
     let good = start_proxy(&emu, "acme/probe-proxy").await;
     let lines = Lines::default();
-    hf_deploy::proxy_space::probe::wait_and_probe(&c, &proxy_id, &good.url, timeout, true, &lines)
+    hf_deploy::wait_and_probe(&c, &proxy_id, &good.url, &opts, true, &lines)
         .await
         .expect("probe");
     let text = lines.text();
@@ -496,7 +499,7 @@ async fn the_probe_reports_a_live_proxy_and_warns_when_it_cannot_reach_the_priva
     vars.insert("PROXY_WAKE_RETRY_SECS".into(), "0".into());
     let bad = start_proxy_with(vars, BOB_READ.to_string()).await;
     let lines = Lines::default();
-    hf_deploy::proxy_space::probe::wait_and_probe(&c, &proxy_id, &bad.url, timeout, true, &lines)
+    hf_deploy::wait_and_probe(&c, &proxy_id, &bad.url, &opts, true, &lines)
         .await
         .expect("a probe failure is a warning");
     let text = lines.text();

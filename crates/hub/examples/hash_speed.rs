@@ -61,17 +61,11 @@ fn main() -> std::io::Result<()> {
     };
     let bytes = std::fs::metadata(path)?.len();
     println!("{} bytes", bytes);
-    rate("hash_file_sha256_only", bytes, || {
-        hub::hash::hash_file_sha256_only(path).map(drop)
+    rate("sha256 only", bytes, || {
+        hub::hash::hash_file(path, hub::hash::Digests::Sha256Only).map(drop)
     })?;
-    rate("sha256_file", bytes, || {
-        hub::hash::sha256_file(path).map(drop)
-    })?;
-    rate("git_sha1_file", bytes, || {
-        hub::hash::git_sha1_file(path).map(drop)
-    })?;
-    rate("hash_file (both digests)", bytes, || {
-        hub::hash::hash_file(path).map(drop)
+    rate("sha256 + git blob sha1", bytes, || {
+        hub::hash::hash_file(path, hub::hash::Digests::Both).map(drop)
     })?;
     Ok(())
 }

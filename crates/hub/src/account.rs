@@ -7,7 +7,7 @@ use crate::error::{HubError, Result};
 
 /// A billing plan, as far as whoami tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
+pub enum AccountPlan {
     Free,
     Pro,
     Team,
@@ -16,19 +16,22 @@ pub enum Plan {
     Unknown,
 }
 
-impl Plan {
+impl AccountPlan {
     /// True for plans that may create Gradio/Docker Spaces.
     pub fn is_paid(self) -> bool {
-        matches!(self, Plan::Pro | Plan::Team | Plan::Enterprise)
+        matches!(
+            self,
+            AccountPlan::Pro | AccountPlan::Team | AccountPlan::Enterprise
+        )
     }
 
-    fn parse(s: &str) -> Plan {
+    fn parse(s: &str) -> AccountPlan {
         match s.to_ascii_lowercase().as_str() {
-            "free" | "none" => Plan::Free,
-            "pro" => Plan::Pro,
-            "team" => Plan::Team,
-            "enterprise" | "plus" | "enterprise_plus" | "enterpriseplus" => Plan::Enterprise,
-            _ => Plan::Unknown,
+            "free" | "none" => AccountPlan::Free,
+            "pro" => AccountPlan::Pro,
+            "team" => AccountPlan::Team,
+            "enterprise" | "plus" | "enterprise_plus" | "enterpriseplus" => AccountPlan::Enterprise,
+            _ => AccountPlan::Unknown,
         }
     }
 }
@@ -39,7 +42,7 @@ pub struct OrgMembership {
     pub name: String,
     /// `admin`, `write`, `contributor` or `read`, when the Hub says.
     pub role: Option<String>,
-    pub plan: Plan,
+    pub plan: AccountPlan,
 }
 
 /// The answer of whoami, reduced to what a deployer needs.
@@ -47,7 +50,7 @@ pub struct OrgMembership {
 pub struct WhoAmI {
     /// User name: the default namespace.
     pub name: String,
-    pub plan: Plan,
+    pub plan: AccountPlan,
     pub orgs: Vec<OrgMembership>,
     /// `read`, `write` or `fineGrained` (absent for OAuth tokens).
     pub token_role: Option<String>,
@@ -94,7 +97,7 @@ impl WhoAmI {
     }
 
     /// The plan that applies to repos in `namespace`.
-    pub fn plan_for(&self, namespace: &str) -> Plan {
+    pub fn plan_for(&self, namespace: &str) -> AccountPlan {
         if self.name.eq_ignore_ascii_case(namespace) {
             return self.plan;
         }
@@ -102,7 +105,7 @@ impl WhoAmI {
             .iter()
             .find(|o| o.name.eq_ignore_ascii_case(namespace))
             .map(|o| o.plan)
-            .unwrap_or(Plan::Unknown)
+            .unwrap_or(AccountPlan::Unknown)
     }
 
     /// Parses the raw JSON of whoami-v2.
@@ -177,14 +180,14 @@ struct RawEntity {
 }
 
 /// `plan` may be a string (`"pro"`) or an object (`{"name": "pro"}`).
-fn plan_value(v: &Option<serde_json::Value>) -> Option<Plan> {
+fn plan_value(v: &Option<serde_json::Value>) -> Option<AccountPlan> {
     match v.as_ref()? {
-        serde_json::Value::String(s) => Some(Plan::parse(s)),
+        serde_json::Value::String(s) => Some(AccountPlan::parse(s)),
         serde_json::Value::Object(o) => o
             .get("name")
             .or_else(|| o.get("type"))
             .and_then(|n| n.as_str())
-            .map(Plan::parse),
+            .map(AccountPlan::parse),
         _ => None,
     }
 }
@@ -192,17 +195,17 @@ fn plan_value(v: &Option<serde_json::Value>) -> Option<Plan> {
 impl From<RawWhoAmI> for WhoAmI {
     fn from(raw: RawWhoAmI) -> WhoAmI {
         let plan = plan_value(&raw.plan).unwrap_or(match raw.is_pro {
-            Some(true) => Plan::Pro,
-            Some(false) => Plan::Free,
-            None => Plan::Unknown,
+            Some(true) => AccountPlan::Pro,
+            Some(false) => AccountPlan::Free,
+            None => AccountPlan::Unknown,
         });
         let orgs = raw
             .orgs
             .into_iter()
             .map(|o| OrgMembership {
                 plan: plan_value(&o.plan).unwrap_or(match o.is_enterprise {
-                    Some(true) => Plan::Enterprise,
-                    _ => Plan::Unknown,
+                    Some(true) => AccountPlan::Enterprise,
+                    _ => AccountPlan::Unknown,
                 }),
                 name: o.name,
                 role: o.role_in_org,
@@ -262,10 +265,10 @@ mod tests {
             "auth": {"type": "access_token", "accessToken": {"displayName": "t", "role": "write"}}
         }))
         .unwrap();
-        assert_eq!(w.plan, Plan::Free);
-        assert_eq!(w.plan_for("acme"), Plan::Team);
-        assert_eq!(w.plan_for("ro"), Plan::Unknown);
-        assert_eq!(w.plan_for("stranger"), Plan::Unknown);
+        assert_eq!(w.plan, AccountPlan::Free);
+        assert_eq!(w.plan_for("acme"), AccountPlan::Team);
+        assert_eq!(w.plan_for("ro"), AccountPlan::Unknown);
+        assert_eq!(w.plan_for("stranger"), AccountPlan::Unknown);
         assert!(w.can_write("alice") && w.can_write("ALICE") && w.can_write("acme"));
         assert!(!w.can_write("ro") && !w.can_write("stranger"));
     }
@@ -275,7 +278,7 @@ mod tests {
         let r = WhoAmI::from_json(&json!({"name": "bob", "isPro": true,
             "auth": {"accessToken": {"role": "read"}}}))
         .unwrap();
-        assert_eq!(r.plan, Plan::Pro);
+        assert_eq!(r.plan, AccountPlan::Pro);
         assert!(!r.can_write("bob"));
         let fg = WhoAmI::from_json(&json!({"name": "carol", "plan": "pro",
             "auth": {"accessToken": {"role": "fineGrained", "fineGrained": {"scoped": [
@@ -287,6 +290,6 @@ mod tests {
         assert_eq!(fg.fine_grained_write_namespaces, vec!["acme"]);
         assert!(fg.can_write("acme") && !fg.can_write("carol"));
         assert!(fg.can_write_repo("carol/app") && !fg.can_write_repo("carol/other"));
-        assert_eq!(fg.plan, Plan::Pro);
+        assert_eq!(fg.plan, AccountPlan::Pro);
     }
 }

@@ -10,7 +10,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::{HubError, Result};
-use crate::repo::RepoRef;
+use crate::repo_id::RepoRef;
 use crate::retry::{server_wait_hint, RetryPolicy};
 use crate::token::Token;
 

@@ -11,13 +11,18 @@ use serde_json::json;
 use crate::client::{read_json, HubClient, RetryMode};
 use crate::encode;
 use crate::error::{HubError, Result};
-use crate::repo::RepoRef;
+use crate::repo_id::RepoRef;
 
 /// One change in a commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOperation {
-    /// A regular (non-LFS) file, read from `source` and base64-encoded at send time.
-    AddRegular { path: String, source: PathBuf },
+    /// A regular (non-LFS) file, read from `source` and base64-encoded at send time. `git_sha1` is the
+    /// blob id the caller planned with: content that no longer matches it is refused, never committed.
+    AddRegular {
+        path: String,
+        source: PathBuf,
+        git_sha1: String,
+    },
     /// A regular file from memory (generated README, proxy template…).
     AddBytes { path: String, content: Vec<u8> },
     /// A file whose content is already in LFS storage.
@@ -114,13 +119,28 @@ fn encode_body_blocking(commit: &CommitRequest) -> Result<Vec<u8>> {
     body.push(b'\n');
     for op in &commit.operations {
         let content = match op {
-            CommitOperation::AddRegular { source, .. } => {
-                Some(std::fs::read(source).map_err(|e| {
+            CommitOperation::AddRegular {
+                path,
+                source,
+                git_sha1,
+            } => {
+                let content = std::fs::read(source).map_err(|e| {
                     HubError::Io(std::io::Error::new(
                         e.kind(),
                         format!("reading {}: {e}", source.display()),
                     ))
-                })?)
+                })?;
+                if !crate::hash::hash_bytes(&content)
+                    .git_sha1
+                    .eq_ignore_ascii_case(git_sha1)
+                {
+                    return Err(HubError::Io(std::io::Error::other(format!(
+                        "{path} changed after it was hashed ({}), so it is not what the plan compared; \
+                         nothing was committed: rerun once the folder is stable",
+                        source.display()
+                    ))));
+                }
+                Some(content)
             }
             _ => None,
         };
@@ -197,6 +217,7 @@ mod tests {
                 CommitOperation::AddRegular {
                     path: "a.txt".into(),
                     source: src,
+                    git_sha1: "ce013625030ba8dba906f756967f9e9ca394464a".into(),
                 },
                 CommitOperation::AddBytes {
                     path: "b.txt".into(),
@@ -234,6 +255,27 @@ mod tests {
             lines[4],
             json!({"key":"lfsFile","value":{"path":"w.bin","algo":"sha256","oid":"ff","size":12}})
         );
+    }
+
+    /// A file rewritten between hashing and commit is refused, not committed with content the plan never saw.
+    #[tokio::test]
+    async fn content_that_changed_since_hashing_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("a.txt");
+        std::fs::write(&src, b"hello\n").unwrap();
+        let planned = crate::hash::hash_bytes(b"hello\n").git_sha1;
+        std::fs::write(&src, b"HELLO\n").unwrap();
+        let commit = CommitRequest {
+            summary: "s".into(),
+            operations: vec![CommitOperation::AddRegular {
+                path: "a.txt".into(),
+                source: src,
+                git_sha1: planned,
+            }],
+            ..Default::default()
+        };
+        let err = encode_body(&commit).await.unwrap_err().to_string();
+        assert!(err.contains("a.txt changed after it was hashed"), "{err}");
     }
 
     #[test]

@@ -29,14 +29,24 @@ pub struct FileHashes {
     pub sample: Vec<u8>,
 }
 
-/// Hashes a file in one streamed pass with a [`BUFFER_SIZE`] buffer, on the calling thread
-/// (callers hash many files on a pool, so one thread per file keeps every core busy without
-/// oversubscription). Blocking: call it from `spawn_blocking` or a worker thread. Fails if the
-/// file changes size while read.
-pub fn hash_file(path: &Path) -> io::Result<FileHashes> {
+/// Which digests a file needs. Files the Hub always stores in LFS need only their sha256, which is about
+/// twice as fast per core as computing both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digests {
+    /// sha256 and git blob sha1.
+    Both,
+    /// sha256 only; `git_sha1` is left empty.
+    Sha256Only,
+}
+
+/// The one way to fingerprint a file: a single streamed pass with a [`BUFFER_SIZE`] buffer, on the calling
+/// thread (callers hash many files on a pool, so one thread per file keeps every core busy without
+/// oversubscription). Blocking: call it from `spawn_blocking` or a worker thread. Fails if the file changes
+/// size while read.
+pub fn hash_file(path: &Path, digests: Digests) -> io::Result<FileHashes> {
     let mut file = File::open(path)?;
     let size = file.metadata()?.len();
-    let mut state = State::new(size);
+    let mut state = State::new(size, digests);
     // Small files get a buffer their size (+1 to see the end in one read), not a full one each.
     let mut buf = vec![
         0u8;
@@ -46,11 +56,24 @@ pub fn hash_file(path: &Path) -> io::Result<FileHashes> {
     while let Some(n) = read_some(&mut file, &mut buf)? {
         state.update(&buf[..n]);
     }
-    let (seen, hashes) = state.seen_and_finish();
-    if seen != size {
-        return Err(changed(path, size, seen));
+    if state.seen != size {
+        return Err(io::Error::other(format!(
+            "{} changed while it was read ({size} bytes expected, {} read); retry when it is stable",
+            path.display(),
+            state.seen
+        )));
     }
-    Ok(hashes)
+    Ok(state.finish())
+}
+
+/// The first (up to) [`SAMPLE_SIZE`] bytes of a file, which preupload wants. Read again when needed rather
+/// than kept for every file, so memory stays bounded for folders with very many files.
+pub fn read_sample(path: &Path) -> io::Result<Vec<u8>> {
+    let mut sample = Vec::with_capacity(SAMPLE_SIZE);
+    File::open(path)?
+        .take(SAMPLE_SIZE as u64)
+        .read_to_end(&mut sample)?;
+    Ok(sample)
 }
 
 /// One `read`, retrying on EINTR; `None` at end of file.
@@ -65,99 +88,9 @@ fn read_some(file: &mut File, buf: &mut [u8]) -> io::Result<Option<usize>> {
     }
 }
 
-/// Size and the first 512 bytes, without hashing: enough for preupload, which decides
-/// whether a file is LFS (then only [`sha256_file`] is needed) or regular ([`git_sha1_file`]).
-pub fn sample_file(path: &Path) -> io::Result<(u64, Vec<u8>)> {
-    let mut file = File::open(path)?;
-    let size = file.metadata()?.len();
-    let mut sample = vec![0u8; SAMPLE_SIZE.min(size as usize)];
-    let mut filled = 0;
-    while filled < sample.len() {
-        match read_some(&mut file, &mut sample[filled..])? {
-            Some(n) => filled += n,
-            None => break,
-        }
-    }
-    sample.truncate(filled);
-    Ok((size, sample))
-}
-
-/// sha256, size and sample in one streamed pass, without the git sha1 (`git_sha1` is empty).
-/// For files the Hub will surely store in LFS (over 10 MiB): about twice as fast per core as
-/// [`hash_file`].
-pub fn hash_file_sha256_only(path: &Path) -> io::Result<FileHashes> {
-    let mut file = File::open(path)?;
-    let size = file.metadata()?.len();
-    let mut hasher = Sha256::new();
-    let mut sample = Vec::with_capacity(SAMPLE_SIZE);
-    let mut buf = vec![0u8; BUFFER_SIZE];
-    let mut seen = 0u64;
-    while let Some(n) = read_some(&mut file, &mut buf)? {
-        if sample.len() < SAMPLE_SIZE {
-            let take = (SAMPLE_SIZE - sample.len()).min(n);
-            sample.extend_from_slice(&buf[..take]);
-        }
-        hasher.update(&buf[..n]);
-        seen += n as u64;
-    }
-    if seen != size {
-        return Err(changed(path, size, seen));
-    }
-    Ok(FileHashes {
-        sha256: hex::encode(hasher.finalize()),
-        git_sha1: String::new(),
-        size,
-        sample,
-    })
-}
-
-/// sha256 only (LFS files), streamed with a [`BUFFER_SIZE`] buffer: about twice as fast per core as
-/// [`hash_file`], which computes both digests.
-pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut hasher = Sha256::new();
-    stream(path, |chunk| hasher.update(chunk))?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
-/// Git blob sha1 only (regular files), streamed with a [`BUFFER_SIZE`] buffer.
-pub fn git_sha1_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
-    let size = file.metadata()?.len();
-    let mut hasher = Sha1::new();
-    hasher.update(format!("blob {size}\0").as_bytes());
-    let mut buf = vec![0u8; BUFFER_SIZE];
-    let mut seen = 0u64;
-    while let Some(n) = read_some(&mut file, &mut buf)? {
-        hasher.update(&buf[..n]);
-        seen += n as u64;
-    }
-    if seen != size {
-        return Err(changed(path, size, seen));
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
-fn stream(path: &Path, mut each: impl FnMut(&[u8])) -> io::Result<u64> {
-    let mut file = File::open(path)?;
-    let mut buf = vec![0u8; BUFFER_SIZE];
-    let mut seen = 0u64;
-    while let Some(n) = read_some(&mut file, &mut buf)? {
-        each(&buf[..n]);
-        seen += n as u64;
-    }
-    Ok(seen)
-}
-
-fn changed(path: &Path, size: u64, seen: u64) -> io::Error {
-    io::Error::other(format!(
-        "{} changed while it was read ({size} bytes expected, {seen} read); retry when it is stable",
-        path.display(),
-    ))
-}
-
 /// The same fingerprints for bytes already in memory.
 pub fn hash_bytes(content: &[u8]) -> FileHashes {
-    let mut state = State::new(content.len() as u64);
+    let mut state = State::new(content.len() as u64, Digests::Both);
     state.update(content);
     state.finish()
 }
@@ -170,16 +103,19 @@ pub fn lfs_pointer(sha256: &str, size: u64) -> String {
 
 struct State {
     sha256: Sha256,
-    sha1: Sha1,
+    sha1: Option<Sha1>,
     sample: Vec<u8>,
     seen: u64,
     size: u64,
 }
 
 impl State {
-    fn new(size: u64) -> State {
-        let mut sha1 = Sha1::new();
-        sha1.update(format!("blob {size}\0").as_bytes());
+    fn new(size: u64, digests: Digests) -> State {
+        let sha1 = (digests == Digests::Both).then(|| {
+            let mut sha1 = Sha1::new();
+            sha1.update(format!("blob {size}\0").as_bytes());
+            sha1
+        });
         State {
             sha256: Sha256::new(),
             sha1,
@@ -195,18 +131,19 @@ impl State {
             self.sample.extend_from_slice(&chunk[..take]);
         }
         self.sha256.update(chunk);
-        self.sha1.update(chunk);
+        if let Some(sha1) = &mut self.sha1 {
+            sha1.update(chunk);
+        }
         self.seen += chunk.len() as u64;
-    }
-
-    fn seen_and_finish(self) -> (u64, FileHashes) {
-        (self.seen, self.finish())
     }
 
     fn finish(self) -> FileHashes {
         FileHashes {
             sha256: hex::encode(self.sha256.finalize()),
-            git_sha1: hex::encode(self.sha1.finalize()),
+            git_sha1: self
+                .sha1
+                .map(|h| hex::encode(h.finalize()))
+                .unwrap_or_default(),
             size: self.size,
             sample: self.sample,
         }
@@ -243,30 +180,28 @@ mod tests {
             .collect();
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(&content).unwrap();
-        let from_file = hash_file(f.path()).unwrap();
+        let from_file = hash_file(f.path(), Digests::Both).unwrap();
         assert_eq!(from_file, hash_bytes(&content));
         assert_eq!(from_file.sample.len(), SAMPLE_SIZE);
         assert_eq!(from_file.sample, content[..SAMPLE_SIZE]);
     }
 
     #[test]
-    fn single_digest_helpers_agree() {
+    fn sha256_only_and_sample_agree_with_both() {
         let content = b"hello\n".repeat(100_000);
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(&content).unwrap();
-        let both = hash_file(f.path()).unwrap();
-        assert_eq!(sha256_file(f.path()).unwrap(), both.sha256);
-        let only = hash_file_sha256_only(f.path()).unwrap();
+        let both = hash_file(f.path(), Digests::Both).unwrap();
+        let only = hash_file(f.path(), Digests::Sha256Only).unwrap();
         assert_eq!(
             (only.sha256.as_str(), only.size, &only.sample),
             (both.sha256.as_str(), both.size, &both.sample)
         );
         assert!(only.git_sha1.is_empty());
-        assert_eq!(git_sha1_file(f.path()).unwrap(), both.git_sha1);
-        assert_eq!(sample_file(f.path()).unwrap(), (both.size, both.sample));
+        assert_eq!(read_sample(f.path()).unwrap(), both.sample);
         let mut tiny = tempfile::NamedTempFile::new().unwrap();
         tiny.write_all(b"hi").unwrap();
-        assert_eq!(sample_file(tiny.path()).unwrap(), (2, b"hi".to_vec()));
+        assert_eq!(read_sample(tiny.path()).unwrap(), b"hi".to_vec());
     }
 
     #[test]

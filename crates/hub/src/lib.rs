@@ -29,27 +29,27 @@ mod commit;
 mod encode;
 mod error;
 pub mod hash;
-mod lfs;
+mod lfs_transfer;
 mod pagination;
-mod repo;
+mod preupload;
+mod repo_id;
 mod repos;
 mod retry;
 mod spaces;
 mod token;
 mod tree;
-mod upload;
 
-pub use account::{OrgMembership, Plan, WhoAmI};
+pub use account::{AccountPlan, OrgMembership, WhoAmI};
 pub use client::{HubClient, DEFAULT_PART_CONCURRENCY};
 pub use commit::{CommitInfo, CommitOperation, CommitRequest};
 pub use error::{HubError, Result};
 pub use hash::FileHashes;
-pub use repo::{RepoId, RepoIdError, RepoRef, RepoType, UnknownRepoType, MAX_NAME_LEN};
-pub use repos::{parse_timestamp, CreateRepo, Created, RepoInfo, RepoSummary};
-pub use retry::RetryPolicy;
-pub use spaces::{LogKind, SpaceRuntime};
-pub use token::Token;
-pub use tree::TreeEntry;
-pub use upload::{
+pub use preupload::{
     LfsBatchObject, LfsObject, PreuploadFile, PreuploadResult, UploadMode, MAX_FILES_PER_REQUEST,
 };
+pub use repo_id::{RepoId, RepoIdError, RepoRef, RepoType, UnknownRepoType, MAX_NAME_LEN};
+pub use repos::{parse_timestamp, CreateRepo, Created, RepoInfo, RepoSummary, SpaceSdk};
+pub use retry::RetryPolicy;
+pub use spaces::{LogKind, SpaceRuntime, SpaceStage};
+pub use token::Token;
+pub use tree::TreeEntry;

@@ -7,14 +7,49 @@ use serde_json::json;
 use crate::client::{read_json, HubClient, RetryMode};
 use crate::encode;
 use crate::error::{HubError, Result};
-use crate::repo::{RepoRef, RepoType};
+use crate::repo_id::{RepoRef, RepoType};
 
 /// Options for [`HubClient::create_repo`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CreateRepo {
     pub private: bool,
-    /// Spaces only: `gradio`, `streamlit`, `docker` or `static` (default `gradio` when `None`).
-    pub space_sdk: Option<String>,
+    /// Spaces only (default gradio when `None`).
+    pub space_sdk: Option<SpaceSdk>,
+}
+
+/// The Space SDKs the Hub accepts on create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpaceSdk {
+    Gradio,
+    Streamlit,
+    Docker,
+    Static,
+}
+
+impl SpaceSdk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpaceSdk::Gradio => "gradio",
+            SpaceSdk::Streamlit => "streamlit",
+            SpaceSdk::Docker => "docker",
+            SpaceSdk::Static => "static",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SpaceSdk> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "gradio" => Some(SpaceSdk::Gradio),
+            "streamlit" => Some(SpaceSdk::Streamlit),
+            "docker" => Some(SpaceSdk::Docker),
+            "static" => Some(SpaceSdk::Static),
+            _ => None,
+        }
+    }
+
+    /// Since July 2026 only static Spaces can be created on a free plan.
+    pub fn needs_paid_plan(self) -> bool {
+        self != SpaceSdk::Static
+    }
 }
 
 /// The result of [`HubClient::create_repo`].
@@ -176,7 +211,7 @@ impl HubClient {
         let mut body = repo_body(repo);
         body["private"] = json!(opts.private);
         if repo.repo_type == RepoType::Space {
-            body["sdk"] = json!(opts.space_sdk.as_deref().unwrap_or("gradio"));
+            body["sdk"] = json!(opts.space_sdk.unwrap_or(SpaceSdk::Gradio).as_str());
         }
         let url = self.api_url("repos/create");
         self.run(RetryMode::Idempotent, "create repo", || async {
@@ -275,7 +310,7 @@ impl HubClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::RepoId;
+    use crate::repo_id::RepoId;
 
     #[test]
     fn bodies() {

@@ -7,7 +7,7 @@ use reqwest::header::HeaderMap;
 
 /// Bounds for retries. The default matches the Python client's schedule
 /// (1, 2, 4, 8, 8 s) with jitter, six tries in all.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Total tries, the first included (1 = never retry).
     pub max_attempts: u32,

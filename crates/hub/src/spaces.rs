@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::client::{describe, read_json, HubClient, RetryMode};
 use crate::error::{HubError, Result};
-use crate::repo::{RepoId, RepoRef};
+use crate::repo_id::{RepoId, RepoRef};
 use crate::token::Token;
 
 /// How long the log stream may stay silent before we consider it drained.
@@ -18,27 +18,90 @@ const LOG_IDLE: Duration = Duration::from_secs(5);
 /// Upper bound on reading a log stream.
 const LOG_TOTAL: Duration = Duration::from_secs(30);
 
+/// A Space's runtime stage, as the Hub names it (docs/hub-protocol.md#spaces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpaceStage {
+    NoAppFile,
+    ConfigError,
+    Building,
+    BuildError,
+    AppStarting,
+    Running,
+    RunningBuilding,
+    RunningAppStarting,
+    RuntimeError,
+    Sleeping,
+    Paused,
+    Stopped,
+    Deleting,
+    /// A stage this client does not know, kept as sent.
+    Other(String),
+}
+
+impl SpaceStage {
+    const KNOWN: [(&'static str, SpaceStage); 13] = [
+        ("NO_APP_FILE", SpaceStage::NoAppFile),
+        ("CONFIG_ERROR", SpaceStage::ConfigError),
+        ("BUILDING", SpaceStage::Building),
+        ("BUILD_ERROR", SpaceStage::BuildError),
+        ("APP_STARTING", SpaceStage::AppStarting),
+        ("RUNNING", SpaceStage::Running),
+        ("RUNNING_BUILDING", SpaceStage::RunningBuilding),
+        ("RUNNING_APP_STARTING", SpaceStage::RunningAppStarting),
+        ("RUNTIME_ERROR", SpaceStage::RuntimeError),
+        ("SLEEPING", SpaceStage::Sleeping),
+        ("PAUSED", SpaceStage::Paused),
+        ("STOPPED", SpaceStage::Stopped),
+        ("DELETING", SpaceStage::Deleting),
+    ];
+
+    pub fn parse(text: &str) -> SpaceStage {
+        Self::KNOWN
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, stage)| stage.clone())
+            .unwrap_or_else(|| SpaceStage::Other(text.to_string()))
+    }
+
+    /// The Hub's name for the stage.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SpaceStage::Other(text) => text,
+            known => Self::KNOWN
+                .iter()
+                .find(|(_, stage)| stage == known)
+                .map_or("", |(name, _)| name),
+        }
+    }
+
+    /// Stages that change by themselves (keep polling).
+    pub fn is_transitional(&self) -> bool {
+        matches!(
+            self,
+            SpaceStage::Building
+                | SpaceStage::RunningBuilding
+                | SpaceStage::AppStarting
+                | SpaceStage::RunningAppStarting
+        )
+    }
+}
+
+impl std::fmt::Display for SpaceStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A Space's runtime state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpaceRuntime {
-    /// `BUILDING`, `RUNNING`, `BUILD_ERROR`, … (kept as the Hub sends it).
-    pub stage: String,
+    pub stage: SpaceStage,
     /// Current hardware flavour, else the requested one.
     pub hardware: Option<String>,
     pub error_message: Option<String>,
     /// The commit the runtime reports it is building/serving, when the Hub sends `sha`
     /// (reported by third parties, not documented: treat `None` as "unknown").
     pub sha: Option<String>,
-}
-
-impl SpaceRuntime {
-    /// Stages that change by themselves (keep polling).
-    pub fn is_transitional(&self) -> bool {
-        matches!(
-            self.stage.as_str(),
-            "BUILDING" | "RUNNING_BUILDING" | "APP_STARTING" | "RUNNING_APP_STARTING"
-        )
-    }
 }
 
 /// Which log stream.
@@ -81,7 +144,7 @@ impl From<RawRuntime> for SpaceRuntime {
             _ => None,
         };
         SpaceRuntime {
-            stage: raw.stage,
+            stage: SpaceStage::parse(&raw.stage),
             hardware,
             error_message: raw.error_message,
             sha: raw.sha.filter(|s| !s.is_empty()),
@@ -282,12 +345,18 @@ mod tests {
         .unwrap();
         let r: SpaceRuntime = r.into();
         assert_eq!(r.hardware.as_deref(), Some("cpu-basic"));
-        assert!(!r.is_transitional());
+        assert!(!r.stage.is_transitional());
+        assert_eq!(r.stage, SpaceStage::Running);
         let r: RawRuntime =
             serde_json::from_value(json!({"stage":"BUILDING","hardware":null,"errorMessage":"x"}))
                 .unwrap();
         let r: SpaceRuntime = r.into();
-        assert!(r.is_transitional());
+        assert!(r.stage.is_transitional());
+        assert_eq!(SpaceStage::parse("NEW_ONE").as_str(), "NEW_ONE");
+        assert_eq!(
+            SpaceStage::parse("RUNTIME_ERROR").to_string(),
+            "RUNTIME_ERROR"
+        );
         assert_eq!(r.error_message.as_deref(), Some("x"));
     }
 }

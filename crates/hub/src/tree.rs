@@ -5,7 +5,7 @@ use serde::Deserialize;
 use crate::client::HubClient;
 use crate::encode;
 use crate::error::Result;
-use crate::repo::RepoRef;
+use crate::repo_id::RepoRef;
 
 /// One file of the remote tree.
 #[derive(Debug, Clone, PartialEq, Eq)]

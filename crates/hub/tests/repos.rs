@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use hub::{CreateRepo, HubClient, HubError, Plan, RepoId, RepoRef, RepoType};
+use hub::{AccountPlan, CreateRepo, HubClient, HubError, RepoId, RepoRef, RepoType};
 
 #[tokio::test]
 async fn whoami_reports_role_plan_and_orgs() {
@@ -11,8 +11,8 @@ async fn whoami_reports_role_plan_and_orgs() {
     let alice = client(&emu, ALICE).whoami().await.unwrap();
     assert_eq!(alice.name, "alice");
     assert_eq!(alice.token_role.as_deref(), Some("write"));
-    assert_eq!(alice.plan, Plan::Pro);
-    assert_eq!(alice.plan_for("acme"), Plan::Team);
+    assert_eq!(alice.plan, AccountPlan::Pro);
+    assert_eq!(alice.plan_for("acme"), AccountPlan::Team);
     assert!(alice.can_write("alice") && alice.can_write("acme") && !alice.can_write("bob"));
 
     let bob = client(&emu, BOB).whoami().await.unwrap();
@@ -20,7 +20,7 @@ async fn whoami_reports_role_plan_and_orgs() {
     assert!(!bob.can_write("bob"));
 
     let carol = client(&emu, CAROL).whoami().await.unwrap();
-    assert_eq!(carol.plan, Plan::Free);
+    assert_eq!(carol.plan, AccountPlan::Free);
 
     let err = client(&emu, "hf_not_a_real_token")
         .whoami()
@@ -41,7 +41,7 @@ async fn create_twice_then_delete_twice() {
     let space = RepoRef::new(RepoType::Space, RepoId::parse("alice/app").unwrap());
     let opts = CreateRepo {
         private: true,
-        space_sdk: Some("docker".into()),
+        space_sdk: Some(hub::SpaceSdk::Docker),
     };
     let first = c.create_repo(&space, &opts).await.unwrap();
     assert!(!first.already_existed);
@@ -86,7 +86,7 @@ async fn plans_and_permissions_map_to_error_kinds() {
     let carol = client(&emu, CAROL);
     let docker = CreateRepo {
         private: false,
-        space_sdk: Some("docker".into()),
+        space_sdk: Some(hub::SpaceSdk::Docker),
     };
     let err = carol
         .create_repo(&space("carol/paid"), &docker)
@@ -95,7 +95,7 @@ async fn plans_and_permissions_map_to_error_kinds() {
     assert!(matches!(err, HubError::PaymentRequired { .. }), "{err:?}");
     let stat = CreateRepo {
         private: false,
-        space_sdk: Some("static".into()),
+        space_sdk: Some(hub::SpaceSdk::Static),
     };
     assert!(
         !carol

@@ -112,7 +112,7 @@ async fn retry_after_on_503_then_success() {
     assert_eq!(me.name, "alice");
     assert_eq!(
         me.plan,
-        hub::Plan::Unknown,
+        hub::AccountPlan::Unknown,
         "no plan fields: let the server decide"
     );
     assert_eq!(seen.lock().unwrap().len(), 2);

@@ -15,7 +15,7 @@ async fn space_lifecycle() {
         &space,
         &CreateRepo {
             private: true,
-            space_sdk: Some("static".into()),
+            space_sdk: Some(hub::SpaceSdk::Static),
         },
     )
     .await
@@ -66,8 +66,8 @@ async fn space_lifecycle() {
     for _ in 0..10 {
         let rt = c.space_runtime(&id).await.unwrap();
         assert_eq!(rt.sha.as_deref(), Some(app_commit.commit_oid.as_str()));
-        stages.push(rt.stage.clone());
-        if !rt.is_transitional() {
+        stages.push(rt.stage.to_string());
+        if !rt.stage.is_transitional() {
             break;
         }
     }
@@ -86,7 +86,7 @@ async fn space_lifecycle() {
     assert!(!logs.is_empty(), "build logs expected");
 
     let restarted = c.restart_space(&id).await.unwrap();
-    assert!(!restarted.stage.is_empty());
+    assert!(!restarted.stage.as_str().is_empty());
 
     let info = c.repo_info(&space, None).await.unwrap().unwrap();
     let host = info.host.expect("space host");
@@ -109,7 +109,7 @@ async fn failed_build_exposes_stage_and_message() {
         &space,
         &CreateRepo {
             private: false,
-            space_sdk: Some("docker".into()),
+            space_sdk: Some(hub::SpaceSdk::Docker),
         },
     )
     .await
@@ -126,12 +126,12 @@ async fn failed_build_exposes_stage_and_message() {
     let mut last = None;
     for _ in 0..10 {
         let rt = c.space_runtime(&id).await.unwrap();
-        let done = !rt.is_transitional();
+        let done = !rt.stage.is_transitional();
         last = Some(rt);
         if done {
             break;
         }
     }
     let rt = last.unwrap();
-    assert_eq!(rt.stage, "NO_APP_FILE", "{rt:?}");
+    assert_eq!(rt.stage.as_str(), "NO_APP_FILE", "{rt:?}");
 }

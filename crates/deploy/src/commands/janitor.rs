@@ -10,8 +10,8 @@ use hub::{HubClient, RepoId, RepoRef, RepoType};
 use serde_json::json;
 
 use crate::cli::JanitorArgs;
-use crate::contract::Secrets;
-use crate::exit::Failure;
+use crate::config::Secrets;
+use crate::failure::Failure;
 use crate::report::{Reporter, Style};
 use crate::validate::process_env;
 
@@ -171,9 +171,9 @@ fn ids(repos: &[RepoRef]) -> Vec<String> {
 /// The `janitor` subcommand: token from `HF_TOKEN`, Hub from `HF_ENDPOINT`, namespace from
 /// `--namespace` or the token's owner. Exit 3 without a valid token, 2 for a bad namespace,
 /// 1 when listing or any delete failed.
-pub async fn run(args: &JanitorArgs) -> Result<(), Failure> {
+pub async fn run(args: &JanitorArgs, style: Style) -> Result<(), Failure> {
     let secrets = Secrets::from_env(&process_env);
-    let reporter = Reporter::new(Style::detect(args.json));
+    let reporter = Reporter::new(style);
     reporter.mask(secrets.all());
     let Some(token) = secrets.token.clone() else {
         return Err(Failure::auth(

@@ -10,8 +10,8 @@ use std::io::Write;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::exit::Failure;
-use crate::report::json;
+use crate::failure::Failure;
+use crate::report::{github, json, Style};
 
 /// Flags that would put a token on the command line (visible in `ps` and shell history).
 const TOKEN_FLAGS: [&str; 4] = ["--hf-token", "--proxy-hf-token", "--token", "--hf_token"];
@@ -42,30 +42,26 @@ fn redact(text: &str) -> String {
     out
 }
 
-fn in_github() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-}
-
-/// A GitHub `::error::` annotation, on stderr when stdout carries a JSON result.
-fn annotate(args: &[OsString], message: &str) {
-    if in_github() {
-        let line = format!(
-            "::error title=hf-deploy::{}",
-            crate::report::github::escape_data(message)
-        );
-        if wants_json(args) {
+/// The one place a failure is shown: a GitHub `::error::` annotation in a workflow, `error: …` on stderr,
+/// and with `--json` the `{"error", "exit_code"}` object on stdout. Returns the exit code.
+pub fn render_failure(style: Style, failure: &Failure) -> i32 {
+    let message = redact(&failure.message);
+    if style.github {
+        let line = format!("::error title=hf-deploy::{}", github::escape_data(&message));
+        // The log stream: stdout, or stderr when stdout carries the JSON result.
+        if style.json {
             let _ = writeln!(std::io::stderr().lock(), "{line}");
         } else {
             let _ = writeln!(std::io::stdout().lock(), "{line}");
         }
     }
-}
-
-fn usage_failure(args: &[OsString], failure: Failure) -> i32 {
-    annotate(args, &failure.message);
-    let _ = writeln!(std::io::stderr().lock(), "error: {}", failure.message);
-    if wants_json(args) {
-        let _ = writeln!(std::io::stdout().lock(), "{}", json::error(&failure));
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    if style.json {
+        let shown = Failure {
+            kind: failure.kind,
+            message,
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{}", json::error(&shown));
     }
     failure.code()
 }
@@ -88,10 +84,11 @@ pub fn dispatch(args: Vec<OsString>) -> i32 {
         );
         return 0;
     }
+    let style = Style::detect(wants_json(&args));
     if let Some(flag) = token_flag(&args) {
-        return usage_failure(
-            &args,
-            Failure::input(format!(
+        return render_failure(
+            style,
+            &Failure::input(format!(
                 "{flag} is not accepted: tokens come from the environment only (HF_TOKEN, and \
                  HF_DEPLOY_PROXY_HF_TOKEN for the proxy), so they never appear in argv or process lists"
             )),
@@ -99,64 +96,56 @@ pub fn dispatch(args: Vec<OsString>) -> i32 {
     }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(err) => {
-            use clap::error::ErrorKind;
-            let text = redact(&err.render().to_string());
-            return match err.kind() {
-                ErrorKind::DisplayHelp
-                | ErrorKind::DisplayVersion
-                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                    let _ = write!(std::io::stdout().lock(), "{text}");
-                    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                        2
-                    } else {
-                        0
-                    }
-                }
-                _ => {
-                    let _ = write!(std::io::stderr().lock(), "{text}");
-                    let message = text
-                        .lines()
-                        .next()
-                        .unwrap_or("invalid command line")
-                        .trim_start_matches("error: ");
-                    annotate(&args, message);
-                    if wants_json(&args) {
-                        let _ = writeln!(
-                            std::io::stdout().lock(),
-                            "{}",
-                            json::error(&Failure::input(message))
-                        );
-                    }
-                    2
-                }
-            };
-        }
+        Err(err) => return clap_failure(style, &err),
     };
     let rt = match runtime() {
         Ok(rt) => rt,
-        Err(f) => return usage_failure(&args, f),
+        Err(f) => return render_failure(style, &f),
     };
-    match cli.command {
-        Command::Deploy(deploy_args) => rt.block_on(deploy::run(&deploy_args)),
-        Command::Janitor(janitor_args) => match rt.block_on(janitor::run(&janitor_args)) {
-            Ok(()) => 0,
-            Err(f) => usage_failure(&args, f),
-        },
-        Command::Demo(demo_args) => match rt.block_on(demo::run(&demo_args)) {
-            Ok(()) => 0,
-            Err(e) => {
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "error: {}",
-                    redact(&format!("{e:#}"))
-                );
-                1
-            }
-        },
+    let result = match cli.command {
+        Command::Deploy(deploy_args) => {
+            let style = Style::detect(deploy::json_requested(&deploy_args));
+            rt.block_on(deploy::run(&deploy_args, style))
+                .map_err(|f| (style, f))
+        }
+        Command::Janitor(janitor_args) => {
+            let style = Style::detect(janitor_args.json);
+            rt.block_on(janitor::run(&janitor_args, style))
+                .map_err(|f| (style, f))
+        }
+        Command::Demo(demo_args) => rt
+            .block_on(demo::run(&demo_args))
+            .map_err(|e| (style, Failure::runtime(format!("{e:#}")))),
+    };
+    match result {
+        Ok(()) => 0,
+        Err((style, failure)) => render_failure(style, &failure),
     }
 }
 
+/// clap's own answers: help and version on stdout (exit 0), usage errors as a failure (exit 2).
+fn clap_failure(style: Style, err: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    let text = redact(&err.render().to_string());
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = write!(std::io::stdout().lock(), "{text}");
+            0
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = write!(std::io::stdout().lock(), "{text}");
+            2
+        }
+        _ => {
+            // The first line is the failure's message; clap's hints and usage follow it on stderr.
+            let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+            let message = first.trim_start_matches("error: ");
+            let code = render_failure(style, &Failure::input(message));
+            let _ = write!(std::io::stderr().lock(), "{rest}");
+            code
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,42 +4,13 @@
 
 use hub::{CommitInfo, CommitOperation, CommitRequest, HubClient, HubError, RepoRef};
 
-use crate::exit::Failure;
-use crate::plan::Plan;
-
-/// Bounds of one commit: operations, and bytes of regular files sent inline (base64 in the request body,
-/// which the client holds in memory).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub max_operations: usize,
-    pub max_inline_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_operations: 5000,
-            max_inline_bytes: 24 << 20,
-        }
-    }
-}
-
-impl Limits {
-    /// Defaults, overridable by `HF_DEPLOY_MAX_COMMIT_FILES` / `HF_DEPLOY_MAX_COMMIT_BYTES` (tests, benches).
-    pub fn from_env() -> Limits {
-        let d = Limits::default();
-        Limits {
-            max_operations: super::env_usize("HF_DEPLOY_MAX_COMMIT_FILES", d.max_operations),
-            max_inline_bytes: super::env_usize(
-                "HF_DEPLOY_MAX_COMMIT_BYTES",
-                d.max_inline_bytes as usize,
-            ) as u64,
-        }
-    }
-}
+use crate::failure::Failure;
+use crate::plan::files::FilePlan;
+use crate::source::Content;
+use crate::tuning::CommitLimits;
 
 /// The plan's operations in commit-sized parts: deletions first, then additions in path order.
-pub fn parts(plan: &Plan, limits: Limits, split: bool) -> Vec<Vec<CommitOperation>> {
+pub fn parts(plan: &FilePlan, limits: CommitLimits, split: bool) -> Vec<Vec<CommitOperation>> {
     let mut parts: Vec<Vec<CommitOperation>> = Vec::new();
     let mut current = Vec::new();
     let mut inline = 0u64;
@@ -56,9 +27,17 @@ pub fn parts(plan: &Plan, limits: Limits, split: bool) -> Vec<Vec<CommitOperatio
                 };
                 (op, 0)
             } else {
-                let op = CommitOperation::AddRegular {
-                    path: u.file.path.clone(),
-                    source: u.file.source.clone(),
+                let path = u.file.path.clone();
+                let op = match &u.file.content {
+                    Content::File(source) => CommitOperation::AddRegular {
+                        path,
+                        source: source.clone(),
+                        git_sha1: u.file.git_sha1.clone(),
+                    },
+                    Content::Bytes(bytes) => CommitOperation::AddBytes {
+                        path,
+                        content: bytes.to_vec(),
+                    },
                 };
                 (op, u.file.size)
             }
@@ -97,13 +76,13 @@ pub struct CommitSpec<'a> {
     pub create_pr: bool,
     pub summary: &'a str,
     pub description: &'a str,
-    pub limits: Limits,
+    pub limits: CommitLimits,
 }
 
 /// Commits the plan in order; returns every commit made.
 pub async fn commit_plan(
     spec: &CommitSpec<'_>,
-    plan: &Plan,
+    plan: &FilePlan,
 ) -> Result<Vec<CommitInfo>, CommitError> {
     // A pull request is one commit: splitting would open one PR per part.
     let parts = parts(plan, spec.limits, !spec.create_pr);
@@ -149,14 +128,14 @@ pub async fn commit_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Change, Upload};
+    use crate::plan::files::{Change, Upload};
     use crate::source::LocalFile;
 
     fn upload(path: &str, size: u64, lfs: bool) -> Upload {
         Upload {
             file: std::sync::Arc::new(LocalFile {
                 path: path.into(),
-                source: path.into(),
+                content: Content::File(path.into()),
                 size,
                 sha256: "s".into(),
                 git_sha1: "g".into(),
@@ -169,7 +148,7 @@ mod tests {
 
     #[test]
     fn splits_with_deletions_first() {
-        let plan = Plan {
+        let plan = FilePlan {
             parent: "p".into(),
             uploads: vec![
                 upload("a", 10, false),
@@ -178,9 +157,9 @@ mod tests {
                 upload("d", 10, false),
             ],
             deletes: vec!["x".into()],
-            ..Plan::default()
+            ..FilePlan::default()
         };
-        let limits = Limits {
+        let limits = CommitLimits {
             max_operations: 3,
             max_inline_bytes: 25,
         };

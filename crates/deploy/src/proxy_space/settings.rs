@@ -10,10 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use hub::{HubClient, RepoId, Token};
+use hub::Token;
 use sha2::{Digest as _, Sha256};
-
-use super::{ProvisionError, Report};
 
 pub const TARGET_URL: &str = "PROXY_TARGET_URL";
 pub const ALLOW_ORIGINS: &str = "PROXY_ALLOW_ORIGINS";
@@ -94,42 +92,6 @@ pub fn plan(
             .get(TOKEN_FINGERPRINT)
             .is_some_and(|f| fingerprint_matches(f, token));
     SettingsPlan { variables, secret }
-}
-
-/// Writes what `planned` says: the secret first, then its fingerprint, so a failure in between leaves a
-/// stale fingerprint and the next run writes the secret again.
-pub async fn apply(
-    client: &HubClient,
-    repo: &RepoId,
-    planned: &SettingsPlan,
-    token: &Token,
-    report: &(dyn Report + Send + Sync),
-) -> Result<(), ProvisionError> {
-    for (key, value) in &planned.variables {
-        client
-            .add_space_variable(repo, key, value)
-            .await
-            .map_err(ProvisionError::hub(format!(
-                "setting variable {key} on {repo}"
-            )))?;
-        report.info(&format!("proxy Space {repo}: variable {key} = {value}"));
-    }
-    if planned.secret {
-        client
-            .add_space_secret(repo, TOKEN_SECRET, token)
-            .await
-            .map_err(ProvisionError::hub(format!(
-                "setting secret {TOKEN_SECRET} on {repo}"
-            )))?;
-        client
-            .add_space_variable(repo, TOKEN_FINGERPRINT, &fingerprint(token))
-            .await
-            .map_err(ProvisionError::hub(format!(
-                "setting variable {TOKEN_FINGERPRINT} on {repo}"
-            )))?;
-        report.info(&format!("proxy Space {repo}: secret {TOKEN_SECRET} set"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! The plan as a plain-text table for the log.
 
-use crate::plan::{Change, Plan};
+use hub::RepoRef;
+
+use crate::plan::files::{Change, FilePlan};
+use crate::plan::proxy::ProxyPlan;
+use crate::proxy_space::settings;
 
 /// Files listed one per line in the log; the rest are counted.
 pub const MAX_LISTED: usize = 200;
@@ -21,8 +25,56 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// `Plan for space alice/app (main):`, or `New plan …` after a re-plan.
+pub fn plan_heading(repo: &RepoRef, revision: &str, create_pr: bool, again: bool) -> String {
+    format!(
+        "{} for {} {} ({revision}{}):",
+        if again { "New plan" } else { "Plan" },
+        repo.repo_type,
+        repo.id,
+        if create_pr { ", as a pull request" } else { "" }
+    )
+}
+
+/// The proxy Space's part of the plan, a line per write.
+pub fn proxy_plan_lines(plan: &ProxyPlan) -> Vec<String> {
+    let id = &plan.state.id;
+    let mut lines = Vec::new();
+    if plan.creates() {
+        lines.push(format!("proxy Space {id}: create (public, docker)"));
+    }
+    match &plan.settings {
+        Some(s) => {
+            for (key, value) in &s.variables {
+                lines.push(format!("proxy Space {id}: set variable {key} = {value}"));
+            }
+            if s.secret {
+                lines.push(format!(
+                    "proxy Space {id}: set secret {}",
+                    settings::TOKEN_SECRET
+                ));
+            }
+        }
+        None => lines.push(format!(
+            "proxy Space {id}: set {} and {} once the target Space exists",
+            settings::TARGET_URL,
+            settings::ALLOW_ORIGINS
+        )),
+    }
+    let c = plan.template.counts();
+    if plan.template.is_empty() {
+        lines.push(format!("proxy Space {id}: template up to date"));
+    } else {
+        lines.push(format!(
+            "proxy Space {id}: template {} added, {} updated, {} deleted, {} unchanged",
+            c.added, c.updated, c.deleted, c.unchanged
+        ));
+    }
+    lines
+}
+
 /// The counts table, then one line per changed file (`+` add, `~` update, `-` delete).
-pub fn plan_lines(plan: &Plan) -> Vec<String> {
+pub fn plan_lines(plan: &FilePlan) -> Vec<String> {
     let c = plan.counts();
     let lfs = plan.uploads.iter().filter(|u| u.lfs).count();
     let mut lines = vec![

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::Outcome;
-use crate::exit::Failure;
+use crate::failure::Failure;
 
 pub fn result(outcome: &Outcome) -> Value {
     let c = outcome.counts;

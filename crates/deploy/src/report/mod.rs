@@ -11,8 +11,7 @@ use std::io::{IsTerminal, Write};
 
 use hub::Token;
 
-use crate::exit::Failure;
-use crate::plan::Counts;
+use crate::plan::files::Counts;
 
 /// Where informational lines go; implemented by [`Reporter`], used by provisioning and the Space wait too.
 pub trait Report: Send + Sync {
@@ -86,20 +85,13 @@ impl Reporter {
         }
     }
 
-    /// Reports a failure: a GitHub `::error::` annotation, `error: …` on stderr, and in JSON mode the
-    /// `{"error", "exit_code"}` object on stdout.
-    pub fn failure(&self, failure: &Failure) {
-        if self.style.github {
-            // The log stream: stdout, or stderr when stdout carries the JSON result.
-            self.line(&format!(
-                "::error title=hf-deploy::{}",
-                github::escape_data(&failure.message)
-            ));
+    /// A plan under `heading`, as a collapsible group.
+    pub fn show_plan(&self, heading: &str, plan: &crate::plan::files::FilePlan) {
+        self.group(heading);
+        for line in human::plan_lines(plan) {
+            self.line(&line);
         }
-        let _ = writeln!(std::io::stderr().lock(), "error: {}", failure.message);
-        if self.style.json {
-            let _ = writeln!(std::io::stdout().lock(), "{}", json::error(failure));
-        }
+        self.end_group();
     }
 
     /// A progress bar over `total` bytes on a terminal; a no-op elsewhere.
@@ -137,7 +129,7 @@ impl Report for Reporter {
 }
 
 /// The result of a deploy: the six action outputs plus what `--json` adds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Outcome {
     pub repo_id: String,
     pub repo_url: String,
@@ -151,4 +143,6 @@ pub struct Outcome {
     pub changed: bool,
     pub dry_run: bool,
     pub counts: Counts,
+    /// The file plan that was carried out (or, in a dry run, would be).
+    pub files: crate::plan::files::FilePlan,
 }

@@ -2,7 +2,7 @@
 
 use super::human::bytes;
 use super::Outcome;
-use crate::plan::{Change, Plan};
+use crate::plan::files::Change;
 
 /// Rows listed in the summary's file table.
 const MAX_ROWS: usize = 100;
@@ -12,7 +12,8 @@ fn cell(text: &str) -> String {
 }
 
 /// Markdown for a finished (or dry) deploy.
-pub fn render(outcome: &Outcome, plan: Option<&Plan>) -> String {
+pub fn render(outcome: &Outcome) -> String {
+    let plan = &outcome.files;
     let mut md = String::new();
     let title = if outcome.dry_run {
         "hf-deploy: dry run (nothing changed)"
@@ -53,7 +54,7 @@ pub fn render(outcome: &Outcome, plan: Option<&Plan>) -> String {
         "| {} | {} | {} | {} |\n\n",
         c.added, c.updated, c.deleted, c.unchanged
     ));
-    if let Some(plan) = plan {
+    {
         if !plan.is_empty() {
             md.push_str("| | file | size | stored |\n|---|---|---:|---|\n");
             let mut rows = 0;
@@ -102,17 +103,17 @@ pub fn render_failure(message: &str, code: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Change, Upload};
+    use crate::plan::files::{FilePlan, Upload};
     use crate::source::LocalFile;
 
     #[test]
     fn renders_counts_and_files() {
-        let plan = Plan {
+        let plan = FilePlan {
             parent: "p".into(),
             uploads: vec![Upload {
                 file: std::sync::Arc::new(LocalFile {
                     path: "a|b.txt".into(),
-                    source: "x".into(),
+                    content: crate::source::Content::File("x".into()),
                     size: 2048,
                     sha256: "s".into(),
                     git_sha1: "g".into(),
@@ -122,7 +123,7 @@ mod tests {
                 lfs: false,
             }],
             deletes: vec!["old.txt".into()],
-            ..Plan::default()
+            ..FilePlan::default()
         };
         let outcome = Outcome {
             repo_id: "alice/app".into(),
@@ -130,9 +131,10 @@ mod tests {
             changed: true,
             commit_sha: Some("0123456789abcdef".into()),
             counts: plan.counts(),
+            files: plan,
             ..Outcome::default()
         };
-        let md = render(&outcome, Some(&plan));
+        let md = render(&outcome);
         assert!(md.starts_with("### hf-deploy: deployed"), "{md}");
         assert!(md.contains("| 1 | 0 | 1 | 0 |"), "{md}");
         assert!(

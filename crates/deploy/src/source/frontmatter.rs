@@ -2,7 +2,7 @@
 //! it. When the folder's README has no front matter, or one without `sdk`, we add `sdk` from `space_sdk`
 //! (and `app_port: 7860` for docker). A README that already names its `sdk` is deployed untouched.
 
-use crate::contract::SpaceSdk;
+use hub::SpaceSdk;
 
 /// The README to deploy instead of the local one, and what was changed (for the log).
 #[derive(Debug, Clone, PartialEq, Eq)]

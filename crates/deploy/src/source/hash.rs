@@ -5,6 +5,7 @@
 use std::io;
 use std::path::Path;
 
+use hub::hash::Digests;
 use hub::FileHashes;
 
 /// The Hub stores every file larger than this in LFS (its "files larger than 10 MiB" rule).
@@ -13,11 +14,12 @@ pub const ALWAYS_LFS_ABOVE: u64 = 10 << 20;
 /// Hashes `path`, whose size the walk already read; `git_sha1` is empty for files that will always be LFS. (The
 /// hashers check the size again on the open file and fail if it changed.)
 pub fn fingerprint(path: &Path, size: u64) -> io::Result<FileHashes> {
-    if size > ALWAYS_LFS_ABOVE {
-        hub::hash::hash_file_sha256_only(path)
+    let digests = if size > ALWAYS_LFS_ABOVE {
+        Digests::Sha256Only
     } else {
-        hub::hash::hash_file(path)
-    }
+        Digests::Both
+    };
+    hub::hash::hash_file(path, digests)
 }
 
 #[cfg(test)]

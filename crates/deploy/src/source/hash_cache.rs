@@ -250,6 +250,7 @@ pub fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use crate::source::Content;
 
     impl FileStamp {
         fn of(path: &Path) -> io::Result<Option<FileStamp>> {
@@ -264,7 +265,7 @@ mod tests {
         Arc::new(LocalFile {
             path: rel.to_string(),
             stamp: FileStamp::of(&source).unwrap(),
-            source,
+            content: Content::File(source),
             size: content.len() as u64,
             sha256: h.sha256,
             git_sha1: h.git_sha1,
@@ -278,7 +279,12 @@ mod tests {
     fn stamps(files: &[Arc<LocalFile>]) -> Vec<(&str, FileStamp)> {
         files
             .iter()
-            .map(|f| (f.path.as_str(), FileStamp::of(&f.source).unwrap().unwrap()))
+            .map(|f| {
+                (
+                    f.path.as_str(),
+                    FileStamp::of(f.disk_path().unwrap()).unwrap().unwrap(),
+                )
+            })
             .collect()
     }
 
@@ -298,7 +304,7 @@ mod tests {
 
         // Same size, mtime put back: the ctime still moved, so b.txt must be hashed again. (Rewritten until the
         // clock ticks: within one tick the racy rule, tested below, is what protects.)
-        let b = &files[1].source;
+        let b = files[1].disk_path().unwrap();
         let before = files[1].stamp.unwrap();
         let mtime = std::fs::metadata(b).unwrap().modified().unwrap();
         for _ in 0..100_000 {

@@ -10,14 +10,22 @@ pub mod readme;
 pub mod walk;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where a file's bytes are: on disk, or in memory (a generated README, the proxy Space's template).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// The file itself, or its symlink target.
+    File(PathBuf),
+    Bytes(Arc<[u8]>),
+}
 
 /// One file to deploy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalFile {
     /// Path in the repo: relative to `source_dir`, `/`-separated.
     pub path: String,
-    /// Where to read the content (the file itself, its symlink target, or a generated README).
-    pub source: PathBuf,
+    pub content: Content,
     pub size: u64,
     /// sha256, lower-case hex.
     pub sha256: String,
@@ -28,14 +36,33 @@ pub struct LocalFile {
 }
 
 impl LocalFile {
+    /// A file held in memory, fingerprinted now.
+    pub fn from_bytes(path: impl Into<String>, bytes: Vec<u8>) -> LocalFile {
+        let h = hub::hash::hash_bytes(&bytes);
+        LocalFile {
+            path: path.into(),
+            content: Content::Bytes(bytes.into()),
+            size: h.size,
+            sha256: h.sha256,
+            git_sha1: h.git_sha1,
+            stamp: None,
+        }
+    }
+
+    /// The file on disk that holds the content; `None` for content in memory.
+    pub fn disk_path(&self) -> Option<&std::path::Path> {
+        match &self.content {
+            Content::File(path) => Some(path),
+            Content::Bytes(_) => None,
+        }
+    }
+
     /// The first (up to) 512 bytes, read again when preupload needs them (we don't keep them for every file,
     /// so memory stays bounded for folders with very many files).
     pub fn sample(&self) -> std::io::Result<Vec<u8>> {
-        use std::io::Read;
-        let mut sample = Vec::with_capacity(hub::hash::SAMPLE_SIZE);
-        std::fs::File::open(&self.source)?
-            .take(hub::hash::SAMPLE_SIZE as u64)
-            .read_to_end(&mut sample)?;
-        Ok(sample)
+        match &self.content {
+            Content::File(path) => hub::hash::read_sample(path),
+            Content::Bytes(bytes) => Ok(bytes[..bytes.len().min(hub::hash::SAMPLE_SIZE)].to_vec()),
+        }
     }
 }

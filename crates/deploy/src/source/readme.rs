@@ -1,58 +1,50 @@
-//! A Space's `README.md`: generated or merged front matter (see `frontmatter`), written to a scratch file and
-//! hashed, so the rest of the deploy treats it as any other file.
+//! A Space's `README.md`: generated or merged front matter (see `frontmatter`), held in memory, so the rest of
+//! the deploy treats it as any other file. It only decides; the caller reports.
 
 use std::sync::Arc;
 
-use crate::contract::{DeployConfig, SpaceSdk};
-use crate::exit::Failure;
-use crate::report::{Report, Reporter};
-use crate::source::{frontmatter, LocalFile};
+use hub::SpaceSdk;
 
-/// Gives a Space a README whose front matter names the sdk (see `source::frontmatter`); returns the sdk the
-/// Space will run with (the README's own, when it names one).
+use crate::source::{frontmatter, Content, LocalFile};
+
+/// What [`space_readme`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaceReadme {
+    /// The sdk the Space will run with: the README's own when it names one, else `space_sdk`.
+    pub sdk: SpaceSdk,
+    /// What was added to the README, when it was rewritten.
+    pub rewritten: Option<String>,
+    /// The README declares an sdk other than `space_sdk` (it wins).
+    pub declared_over_input: bool,
+}
+
+/// Gives a Space a README whose front matter names the sdk (see `source::frontmatter`).
 pub fn space_readme(
     files: &mut Vec<Arc<LocalFile>>,
-    cfg: &DeployConfig,
-    scratch: &tempfile::TempDir,
-    reporter: &Reporter,
-) -> Result<SpaceSdk, Failure> {
+    space_sdk: SpaceSdk,
+) -> std::io::Result<SpaceReadme> {
     let index = files.iter().position(|f| f.path == "README.md");
     let existing = match index {
-        Some(i) => Some(
-            std::fs::read(&files[i].source)
-                .map_err(|e| Failure::input(format!("source_dir: cannot read README.md ({e})")))?,
-        ),
+        Some(i) => Some(match &files[i].content {
+            Content::File(path) => std::fs::read(path)?,
+            Content::Bytes(bytes) => bytes.to_vec(),
+        }),
         None => None,
     };
-    let Some(rewritten) = frontmatter::for_space(existing.as_deref(), cfg.space_sdk) else {
+    let Some(rewritten) = frontmatter::for_space(existing.as_deref(), space_sdk) else {
         // The README names its sdk: that is what the Hub will run, so create the Space with it too.
-        let declared = existing.as_deref().and_then(frontmatter::declared_sdk);
-        return Ok(match declared.as_deref().and_then(SpaceSdk::parse) {
-            Some(sdk) if sdk != cfg.space_sdk => {
-                reporter.info(&format!(
-                    "README.md declares `sdk: {}`, which wins over space_sdk ({})",
-                    sdk.as_str(),
-                    cfg.space_sdk.as_str()
-                ));
-                sdk
-            }
-            _ => cfg.space_sdk,
+        let declared = existing
+            .as_deref()
+            .and_then(frontmatter::declared_sdk)
+            .and_then(|d| SpaceSdk::parse(&d))
+            .unwrap_or(space_sdk);
+        return Ok(SpaceReadme {
+            sdk: declared,
+            rewritten: None,
+            declared_over_input: declared != space_sdk,
         });
     };
-    reporter.info(&rewritten.note);
-    let path = scratch.path().join("README.md");
-    std::fs::write(&path, &rewritten.content)
-        .map_err(|e| Failure::runtime(format!("writing the generated README.md: {e}")))?;
-    let h = hub::hash::hash_file(&path)
-        .map_err(|e| Failure::runtime(format!("hashing README.md: {e}")))?;
-    let file = Arc::new(LocalFile {
-        path: "README.md".into(),
-        source: path,
-        size: h.size,
-        sha256: h.sha256,
-        git_sha1: h.git_sha1,
-        stamp: None,
-    });
+    let file = Arc::new(LocalFile::from_bytes("README.md", rewritten.content));
     match index {
         Some(i) => files[i] = file,
         None => {
@@ -60,5 +52,9 @@ pub fn space_readme(
             files.insert(at, file);
         }
     }
-    Ok(cfg.space_sdk)
+    Ok(SpaceReadme {
+        sdk: space_sdk,
+        rewritten: Some(rewritten.note),
+        declared_over_input: false,
+    })
 }

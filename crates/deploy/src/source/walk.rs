@@ -11,7 +11,7 @@ use ignore::{WalkBuilder, WalkState};
 
 use super::filter::PathFilter;
 use super::hash_cache::{FileStamp, HashCache};
-use super::{lfs_pointer, names, LocalFile};
+use super::{lfs_pointer, names, Content, LocalFile};
 
 /// Why the folder cannot be deployed as it is (each is a bad-input error).
 #[derive(Debug, Default)]
@@ -189,7 +189,7 @@ fn split_by_cache(cache: &HashCache, mut jobs: Vec<Job>) -> CacheSplit {
         match answer {
             Some(cached) => hits.push(Found::File(Arc::new(LocalFile {
                 path: job.rel,
-                source: job.source,
+                content: Content::File(job.source),
                 size: job.size,
                 sha256: cached.sha256,
                 git_sha1: cached.git_sha1,
@@ -216,7 +216,7 @@ fn hash_one(job: Job) -> Found {
         Ok(h) if lfs_pointer::is_pointer(h.size, &h.sample) => Found::Pointer(rel),
         Ok(h) => Found::File(Arc::new(LocalFile {
             path: rel,
-            source,
+            content: Content::File(source),
             size: h.size,
             sha256: h.sha256,
             git_sha1: h.git_sha1,

@@ -86,7 +86,7 @@ pub async fn upload(
 ) -> hub::Result<Uploaded> {
     let mut hashed = Vec::new();
     for (path, source) in files {
-        let h = hub::hash::hash_file(source)?;
+        let h = hub::hash::hash_file(source, hub::hash::Digests::Both)?;
         hashed.push((path.to_string(), source.clone(), h));
     }
     let pre: Vec<PreuploadFile> = hashed
@@ -129,6 +129,7 @@ pub async fn upload(
             UploadMode::Regular => ops.push(CommitOperation::AddRegular {
                 path: path.clone(),
                 source: source.clone(),
+                git_sha1: h.git_sha1.clone(),
             }),
         }
     }
@@ -167,7 +168,7 @@ pub async fn upload(
 pub async fn assert_tree(client: &HubClient, repo: &RepoRef, files: &[(&str, PathBuf)]) {
     let tree = client.list_tree(repo, "main").await.expect("tree");
     for (path, source) in files {
-        let h = hub::hash::hash_file(source).expect("hash");
+        let h = hub::hash::hash_file(source, hub::hash::Digests::Both).expect("hash");
         let entry = tree
             .iter()
             .find(|e| e.path == *path)

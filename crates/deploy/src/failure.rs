@@ -1,5 +1,5 @@
-//! Error kinds and the process exit codes they map to (docs/contracts.md): 1 runtime, 2 bad input,
-//! 3 authentication or permission.
+//! The one error type of the crate, and the process exit codes it maps to (docs/contracts.md): 1 runtime,
+//! 2 bad input, 3 authentication or permission. Rendered in one place: `commands::render_failure`.
 
 use std::fmt;
 
@@ -82,20 +82,6 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-impl From<crate::proxy_space::ProvisionError> for Failure {
-    fn from(err: crate::proxy_space::ProvisionError) -> Failure {
-        let kind = match err.exit_code() {
-            2 => ExitKind::Input,
-            3 => ExitKind::Auth,
-            _ => ExitKind::Runtime,
-        };
-        Failure {
-            kind,
-            message: err.to_string(),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

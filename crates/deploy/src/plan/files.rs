@@ -1,4 +1,4 @@
-//! The plan: which files to add, update and delete so the remote tree equals the local folder, and which are
+//! The file plan: which files to add, update and delete so the remote tree equals the local folder, and which are
 //! unchanged. Unchanged files are found from the remote tree alone (git blob sha1 for regular files, sha256
 //! for LFS files), so a no-op deploy asks preupload nothing; only changed files go to preupload for their mode.
 
@@ -7,9 +7,10 @@ use std::collections::{HashMap, HashSet};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use hub::{HubClient, PreuploadFile, RepoRef, TreeEntry, UploadMode};
 
-use crate::exit::Failure;
 use std::sync::Arc;
 
+use crate::failure::Failure;
+use crate::source::hash::ALWAYS_LFS_ABOVE;
 use crate::source::LocalFile;
 
 /// Files per preupload request: the Hub's limit, as huggingface_hub sends.
@@ -45,9 +46,9 @@ pub struct Counts {
     pub unchanged: usize,
 }
 
-/// What a deploy will do.
+/// What a deploy will do to a repo's files.
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
+pub struct FilePlan {
     /// The head commit the plan was made against (`parentCommit` of the first commit).
     pub parent: String,
     pub uploads: Vec<Upload>,
@@ -57,7 +58,7 @@ pub struct Plan {
     pub ignored: Vec<String>,
 }
 
-impl Plan {
+impl FilePlan {
     pub fn is_empty(&self) -> bool {
         self.uploads.is_empty() && self.deletes.is_empty()
     }
@@ -122,22 +123,38 @@ pub fn diff<'a>(local: &'a [Arc<LocalFile>], remote: &[TreeEntry], delete_stale:
     out
 }
 
-/// The changed files that are LFS whatever preupload answers (over 10 MiB): their uploads need not wait for it.
-/// (If preupload then says the repo ignores one, it was uploaded for nothing but is left out of the commit.)
-pub fn always_lfs(diff: &Diff<'_>) -> Plan {
-    let uploads = diff
-        .changed
-        .iter()
-        .filter(|(file, _)| file.size > crate::source::hash::ALWAYS_LFS_ABOVE)
-        .map(|(file, change)| Upload {
-            file: Arc::clone(file),
-            change: *change,
-            lfs: true,
-        })
-        .collect();
-    Plan {
-        uploads,
-        ..Plan::default()
+impl Diff<'_> {
+    /// The changed files that are LFS whatever preupload answers (over 10 MiB): their uploads need not wait for
+    /// it. (If preupload then says the repo ignores one, it was uploaded for nothing but is left out of the
+    /// commit.)
+    pub fn always_lfs(&self) -> Vec<Upload> {
+        self.changed
+            .iter()
+            .filter(|(file, _)| file.size > ALWAYS_LFS_ABOVE)
+            .map(|(file, change)| Upload {
+                file: Arc::clone(file),
+                change: *change,
+                lfs: true,
+            })
+            .collect()
+    }
+
+    /// The plan without asking the Hub, for a repo that does not exist yet: modes estimated by size.
+    pub fn estimated(self) -> FilePlan {
+        FilePlan {
+            uploads: self
+                .changed
+                .into_iter()
+                .map(|(file, change)| Upload {
+                    file: Arc::clone(file),
+                    change,
+                    lfs: file.size > ALWAYS_LFS_ABOVE,
+                })
+                .collect(),
+            deletes: self.deletes,
+            unchanged: self.unchanged,
+            ..FilePlan::default()
+        }
     }
 }
 
@@ -167,7 +184,7 @@ pub async fn build(
     parent: String,
     diff: Diff<'_>,
     cache: &mut ModeCache,
-) -> Result<Plan, Failure> {
+) -> Result<FilePlan, Failure> {
     let ask: Vec<&Arc<LocalFile>> = diff
         .changed
         .iter()
@@ -207,11 +224,11 @@ pub async fn build(
             );
         }
     }
-    let mut plan = Plan {
+    let mut plan = FilePlan {
         parent,
         deletes: diff.deletes,
         unchanged: diff.unchanged,
-        ..Plan::default()
+        ..FilePlan::default()
     };
     for (file, change) in diff.changed {
         let (lfs, ignore) = if file.size == 0 {
@@ -247,7 +264,7 @@ mod tests {
     fn local(path: &str, sha1: &str, sha256: &str) -> Arc<LocalFile> {
         Arc::new(LocalFile {
             path: path.into(),
-            source: path.into(),
+            content: crate::source::Content::File(path.into()),
             size: 1,
             sha256: sha256.into(),
             git_sha1: sha1.into(),

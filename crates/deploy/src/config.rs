@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hub::{RepoId, RepoType, Token};
+use hub::{RepoId, RepoType, SpaceSdk, Token};
 
 use crate::source::filter::PathFilter;
 
@@ -32,47 +32,32 @@ impl RepoTarget {
     }
 }
 
-/// The Space SDKs the Hub accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpaceSdk {
-    Gradio,
-    Streamlit,
-    Docker,
-    Static,
-}
-
-impl SpaceSdk {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SpaceSdk::Gradio => "gradio",
-            SpaceSdk::Streamlit => "streamlit",
-            SpaceSdk::Docker => "docker",
-            SpaceSdk::Static => "static",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<SpaceSdk> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "gradio" => Some(SpaceSdk::Gradio),
-            "streamlit" => Some(SpaceSdk::Streamlit),
-            "docker" => Some(SpaceSdk::Docker),
-            "static" => Some(SpaceSdk::Static),
-            _ => None,
-        }
-    }
-
-    /// Since July 2026 only static Spaces can be created on a free plan.
-    pub fn needs_paid_plan(self) -> bool {
-        self != SpaceSdk::Static
-    }
-}
-
-/// Proxy inputs, present only when `create_proxy` is true.
+/// Who may call the proxy from a browser: `PROXY_ALLOW_ORIGINS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyInputs {
+pub enum AllowOrigins {
+    Any,
+    /// Parsed origins (`scheme://host[:port]`), in the order given.
+    Only(Vec<String>),
+}
+
+impl AllowOrigins {
+    /// The value of the proxy Space's variable.
+    pub fn to_variable(&self) -> String {
+        match self {
+            AllowOrigins::Any => "*".to_string(),
+            AllowOrigins::Only(origins) => origins.join(","),
+        }
+    }
+}
+
+/// Proxy inputs, present only when `create_proxy` is true. Checked once, in `validate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// Appended to the target's name; the proxy Space's name is known valid.
     pub suffix: String,
+    /// `proxy_target_url` as an origin without a trailing slash; `None`: the target Space's own app URL.
     pub target_url: Option<String>,
-    pub allow_origins: String,
+    pub allow_origins: AllowOrigins,
 }
 
 /// Every input of `hf-deploy deploy`, validated.
@@ -82,6 +67,8 @@ pub struct DeployConfig {
     pub repo_type: RepoType,
     pub space_sdk: SpaceSdk,
     pub private: bool,
+    /// `private` was given explicitly (a mismatch with an existing repo is then reported).
+    pub private_given: bool,
     /// Canonical absolute path of the folder to deploy.
     pub source_dir: PathBuf,
     /// Commit title and optional body (lines after the first).
@@ -94,7 +81,7 @@ pub struct DeployConfig {
     pub dry_run: bool,
     pub wait: bool,
     pub wait_timeout: Duration,
-    pub proxy: Option<ProxyInputs>,
+    pub proxy: Option<ProxyConfig>,
     pub json: bool,
     /// Where the hash cache lives; `None` when it is off (or no cache folder is known).
     pub hash_cache_dir: Option<PathBuf>,

@@ -12,7 +12,7 @@ use std::io::{Read, Seek};
 
 use crate::client::{describe, header_str, HubClient, RetryMode};
 use crate::error::{HubError, Result};
-use crate::upload::{LfsAction, LfsBatchObject};
+use crate::preupload::{LfsAction, LfsBatchObject};
 
 /// Bytes read from disk per body chunk: below glibc's mmap threshold, so chunk buffers are recycled by the
 /// allocator instead of being mapped, zeroed and unmapped each time (perf, issue 7: that churn cost ~8% of the

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::client::{read_json, HubClient, RetryMode};
 use crate::encode;
 use crate::error::{HubError, Result};
-use crate::repo::RepoRef;
+use crate::repo_id::RepoRef;
 
 /// Most files per preupload / LFS batch request: what huggingface_hub sends (256; the
 /// Hub's limit). Larger slices are split internally.

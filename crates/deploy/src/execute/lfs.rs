@@ -3,17 +3,14 @@
 //! parallel with a bound.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use hub::{HubClient, LfsObject, RepoRef};
 
-use crate::exit::Failure;
-use crate::plan::Plan;
+use crate::failure::Failure;
+use crate::plan::files::Upload;
 use crate::report::{human::bytes, Report, Reporter};
-
-/// Transfers in flight at once (`HF_DEPLOY_UPLOAD_CONCURRENCY` overrides).
-pub const DEFAULT_CONCURRENCY: usize = 8;
+use crate::source::Content;
 
 /// Objects per LFS batch call, and batch calls in flight.
 const BATCH_CHUNK: usize = hub::MAX_FILES_PER_REQUEST;
@@ -28,25 +25,46 @@ pub struct UploadStats {
     pub skipped: usize,
 }
 
-/// Uploads the plan's LFS objects that the Hub does not have. `done` remembers objects uploaded earlier in
-/// this run, so a re-plan after a 412 does not negotiate them again.
+/// Where LFS objects go, and how many transfers run at once.
+pub struct LfsTarget<'a> {
+    pub client: &'a HubClient,
+    pub repo: &'a RepoRef,
+    pub revision: &'a str,
+    pub concurrency: usize,
+}
+
+/// Uploads the LFS objects among `uploads` that the Hub does not have. `done` remembers objects uploaded
+/// earlier in this run, so a re-plan after a 412 does not negotiate them again.
 pub async fn upload_lfs(
-    client: &HubClient,
-    repo: &RepoRef,
-    revision: &str,
-    plan: &Plan,
+    target: &LfsTarget<'_>,
+    uploads: &[Upload],
     done: &mut HashSet<String>,
     reporter: &Reporter,
 ) -> Result<UploadStats, Failure> {
-    let mut sources: HashMap<String, (String, PathBuf)> = HashMap::new();
+    let LfsTarget {
+        client,
+        repo,
+        revision,
+        concurrency,
+    } = *target;
+    let mut sources: HashMap<String, (String, std::path::PathBuf)> = HashMap::new();
     let mut objects = Vec::new();
-    for upload in plan.uploads.iter().filter(|u| u.lfs) {
+    for upload in uploads.iter().filter(|u| u.lfs) {
         if done.contains(&upload.file.sha256) || sources.contains_key(&upload.file.sha256) {
             continue;
         }
+        // Content held in memory is small generated text (a README, the proxy template): the Hub asks for
+        // LFS only when a `.gitattributes` rule in the repo says so.
+        let Content::File(source) = &upload.file.content else {
+            return Err(Failure::runtime(format!(
+                "the Hub wants {} in {} stored as LFS; remove the LFS rule that matches it from the repo's \
+                 .gitattributes",
+                upload.file.path, repo.id
+            )));
+        };
         sources.insert(
             upload.file.sha256.clone(),
-            (upload.file.path.clone(), upload.file.source.clone()),
+            (upload.file.path.clone(), source.clone()),
         );
         objects.push(LfsObject {
             oid: upload.file.sha256.clone(),
@@ -97,7 +115,6 @@ pub async fn upload_lfs(
         }
     ));
     let bar = reporter.progress(stats.bytes, "uploading");
-    let concurrency = super::env_usize("HF_DEPLOY_UPLOAD_CONCURRENCY", DEFAULT_CONCURRENCY);
     // Without a progress bar (CI logs, pipes), a line per finished object, at most about twenty in all.
     let total = todo.len();
     let plain = bar.is_hidden();

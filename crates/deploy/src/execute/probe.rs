@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use hub::{HubClient, RepoId};
+use hub::{HubClient, RepoId, SpaceStage};
 
-use super::{ProvisionError, Report};
-use crate::space_wait::{wait_for_space, WaitOptions};
+use super::space_wait::{wait_for_space, WaitOptions};
+use crate::failure::Failure;
+use crate::report::Report;
 
 pub const HEALTH_PATH: &str = "/.proxy/healthz";
 pub const READY_PATH: &str = "/.proxy/readyz";
@@ -22,25 +23,22 @@ pub async fn wait_and_probe(
     client: &HubClient,
     proxy: &RepoId,
     url: &str,
-    timeout: Duration,
+    opts: &WaitOptions,
     changed: bool,
-    report: &(dyn Report + Send + Sync),
-) -> Result<(), ProvisionError> {
+    report: &dyn Report,
+) -> Result<(), Failure> {
     if !changed {
-        let runtime = client
-            .space_runtime(proxy)
-            .await
-            .map_err(ProvisionError::hub(format!(
-                "reading the runtime of {proxy}"
-            )))?;
-        match runtime.stage.as_str() {
-            "SLEEPING" => {
+        let runtime = client.space_runtime(proxy).await.map_err(|e| {
+            Failure::hub(&format!("proxy Space: reading the runtime of {proxy}"), e)
+        })?;
+        match runtime.stage {
+            SpaceStage::Sleeping => {
                 report.info(&format!(
                     "proxy Space {proxy} is asleep; its first request wakes it"
                 ));
                 return Ok(());
             }
-            "PAUSED" | "STOPPED" => {
+            SpaceStage::Paused | SpaceStage::Stopped => {
                 report.warn(&format!(
                     "proxy Space {proxy} is {}: callers get no answer until you restart it in its settings",
                     runtime.stage
@@ -50,10 +48,9 @@ pub async fn wait_and_probe(
             _ => {}
         }
     }
-    let opts = WaitOptions::from_env(timeout);
-    wait_for_space(client, proxy, &opts, report)
+    wait_for_space(client, proxy, opts, report)
         .await
-        .map_err(|e| ProvisionError::Failed(format!("proxy Space {proxy} did not start: {e}")))?;
+        .map_err(|e| Failure::runtime(format!("proxy Space {proxy} did not start: {e}")))?;
     if url.is_empty() {
         report.warn(&format!(
             "proxy Space {proxy} runs but the Hub reports no app URL for it; not probed"

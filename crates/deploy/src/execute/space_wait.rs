@@ -1,22 +1,12 @@
 //! Waiting for a Space after a commit: poll its runtime until it runs, or fail with the stage and the last
-//! lines of the build (or run) log. The first poll is immediate; the interval is 2 s, or
-//! `HF_DEPLOY_POLL_INTERVAL_MS` (tests against the emulator use a few milliseconds).
+//! lines of the build (or run) log. The first poll is immediate; the interval comes from [`Tuning`].
 
 use std::time::Duration;
 
-use hub::{HubClient, HubError, LogKind, RepoId, SpaceRuntime};
+use hub::{HubClient, HubError, LogKind, RepoId, SpaceRuntime, SpaceStage};
 
 use crate::report::Report;
-
-/// Stages after which the Space will move on by itself.
-const TRANSITIONAL: [&str; 4] = [
-    "BUILDING",
-    "RUNNING_BUILDING",
-    "APP_STARTING",
-    "RUNNING_APP_STARTING",
-];
-/// How long a settled stage right after a commit may be the previous build's (see `WaitOptions::grace`).
-const COMMIT_GRACE: Duration = Duration::from_secs(20);
+use crate::tuning::Tuning;
 /// Log lines shown on failure.
 const LOG_TAIL: usize = 30;
 
@@ -31,27 +21,22 @@ pub struct WaitOptions {
 }
 
 impl WaitOptions {
-    pub fn from_env(timeout: Duration) -> WaitOptions {
-        let ms = std::env::var("HF_DEPLOY_POLL_INTERVAL_MS")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok());
+    /// A wait for a Space that nothing just changed.
+    pub fn settled(timeout: Duration, tuning: &Tuning) -> WaitOptions {
         WaitOptions {
             timeout,
-            interval: Duration::from_millis(ms.unwrap_or(2000)),
+            interval: tuning.poll_interval,
             grace: Duration::ZERO,
         }
     }
 
-    /// The options for a wait that follows a commit: a settled stage counts only after a transitional one,
-    /// or once `COMMIT_GRACE` has passed.
-    /// `HF_DEPLOY_COMMIT_GRACE_MS` overrides the grace (tests).
-    pub fn after_commit(self) -> WaitOptions {
-        let grace = std::env::var("HF_DEPLOY_COMMIT_GRACE_MS")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_millis)
-            .unwrap_or(COMMIT_GRACE);
-        WaitOptions { grace, ..self }
+    /// A wait that follows a commit: a settled stage counts only after a transitional one, or once the
+    /// tuning's commit grace has passed.
+    pub fn after_commit(timeout: Duration, tuning: &Tuning) -> WaitOptions {
+        WaitOptions {
+            grace: tuning.commit_grace,
+            ..WaitOptions::settled(timeout, tuning)
+        }
     }
 }
 
@@ -61,14 +46,14 @@ pub enum WaitError {
     #[error("the Space {repo} failed with stage {stage}{}{}", message_part(.message), logs_part(.logs))]
     Failed {
         repo: String,
-        stage: String,
+        stage: SpaceStage,
         message: Option<String>,
         logs: Vec<String>,
     },
     #[error("the Space {repo} was still {stage} after {waited:?} (wait_timeout); it may still start: check its page, or raise wait_timeout")]
     Timeout {
         repo: String,
-        stage: String,
+        stage: SpaceStage,
         waited: Duration,
     },
     #[error("reading the runtime of the Space {repo}: {source}")]
@@ -90,8 +75,8 @@ fn logs_part(logs: &[String]) -> String {
     }
 }
 
-async fn log_tail(client: &HubClient, repo: &RepoId, stage: &str) -> Vec<String> {
-    let kind = if stage == "RUNTIME_ERROR" {
+async fn log_tail(client: &HubClient, repo: &RepoId, stage: &SpaceStage) -> Vec<String> {
+    let kind = if *stage == SpaceStage::RuntimeError {
         LogKind::Run
     } else {
         LogKind::Build
@@ -118,7 +103,7 @@ pub async fn wait_for_space(
 ) -> Result<SpaceRuntime, WaitError> {
     let start = tokio::time::Instant::now();
     let deadline = start + opts.timeout;
-    let mut last_stage = String::new();
+    let mut last_stage = None;
     let mut seen_transitional = false;
     loop {
         let runtime = client
@@ -128,14 +113,14 @@ pub async fn wait_for_space(
                 repo: repo.to_string(),
                 source,
             })?;
-        if runtime.stage != last_stage {
+        if last_stage.as_ref() != Some(&runtime.stage) {
             report.info(&format!("Space {repo}: {}", runtime.stage));
-            last_stage = runtime.stage.clone();
+            last_stage = Some(runtime.stage.clone());
         }
-        let transitional = TRANSITIONAL.contains(&runtime.stage.as_str());
+        let transitional = runtime.stage.is_transitional();
         seen_transitional |= transitional;
         let maybe_stale = !seen_transitional && start.elapsed() < opts.grace;
-        if runtime.stage == "RUNNING" && !maybe_stale {
+        if runtime.stage == SpaceStage::Running && !maybe_stale {
             return Ok(runtime);
         }
         if !transitional && !maybe_stale {

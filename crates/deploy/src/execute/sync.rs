@@ -1,0 +1,198 @@
+//! Making a repo's branch hold exactly a set of files: plan against its tree, upload LFS objects, commit with
+//! `parentCommit`, and re-plan when someone else pushed meanwhile (412). The deployed repo and the proxy
+//! Space's template both go through here.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use hub::{CommitInfo, RepoRef, TreeEntry};
+
+use super::commit::{commit_plan, CommitError, CommitSpec};
+use super::lfs::{upload_lfs, LfsTarget};
+use crate::context::Ctx;
+use crate::failure::Failure;
+use crate::plan::files::{self, FilePlan, ModeCache};
+use crate::report::{human, Report};
+use crate::source::LocalFile;
+
+/// Re-plans after a 412 before giving up.
+const MAX_REPLANS: usize = 5;
+
+/// Whether planning may start uploading the files that are LFS whatever preupload answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EarlyUploads {
+    Start,
+    No,
+}
+
+/// What a sync committed.
+#[derive(Debug, Default)]
+pub struct Synced {
+    /// The last plan, the one that was carried out.
+    pub plan: FilePlan,
+    pub commits: Vec<CommitInfo>,
+}
+
+/// One repo branch to sync, with what it learnt so far (upload modes, objects already sent).
+pub struct Syncer<'a> {
+    ctx: &'a Ctx<'a>,
+    repo: RepoRef,
+    revision: String,
+    create_pr: bool,
+    delete_stale: bool,
+    summary: String,
+    description: String,
+    modes: ModeCache,
+    uploaded: HashSet<String>,
+}
+
+impl<'a> Syncer<'a> {
+    /// The deployed repo, as the inputs say.
+    pub fn for_repo(ctx: &'a Ctx<'a>, repo: &RepoRef) -> Syncer<'a> {
+        let cfg = ctx.cfg;
+        Syncer {
+            ctx,
+            repo: repo.clone(),
+            revision: cfg.revision.clone(),
+            create_pr: cfg.create_pr,
+            delete_stale: cfg.delete_stale,
+            summary: cfg.commit_summary.clone(),
+            description: cfg.commit_description.clone(),
+            modes: ModeCache::default(),
+            uploaded: HashSet::new(),
+        }
+    }
+
+    /// The proxy Space: its main branch holds exactly the template (plus `.gitattributes`).
+    pub fn for_proxy(ctx: &'a Ctx<'a>, repo: &RepoRef) -> Syncer<'a> {
+        Syncer {
+            revision: "main".to_string(),
+            create_pr: false,
+            delete_stale: true,
+            summary: format!(
+                "Update proxy template (hf-deploy {})",
+                env!("CARGO_PKG_VERSION")
+            ),
+            description: String::new(),
+            ..Syncer::for_repo(ctx, repo)
+        }
+    }
+
+    /// The plan against `tree` at `head`: unchanged files from the tree alone, modes of the others from
+    /// preupload. With [`EarlyUploads::Start`], changed files over 10 MiB upload meanwhile.
+    pub async fn plan(
+        &mut self,
+        files: &[Arc<LocalFile>],
+        head: String,
+        tree: &[TreeEntry],
+        early: EarlyUploads,
+    ) -> Result<FilePlan, Failure> {
+        let diff = files::diff(files, tree, self.delete_stale);
+        let always_lfs = match early {
+            EarlyUploads::Start => diff.always_lfs(),
+            EarlyUploads::No => Vec::new(),
+        };
+        let target = files::Target {
+            client: &self.ctx.client,
+            repo: &self.repo,
+            revision: &self.revision,
+            create_pr: self.create_pr,
+        };
+        let lfs = LfsTarget {
+            client: &self.ctx.client,
+            repo: &self.repo,
+            revision: &self.revision,
+            concurrency: self.ctx.tuning.upload_concurrency,
+        };
+        let (plan, sent) = tokio::join!(
+            files::build(&target, head, diff, &mut self.modes),
+            upload_lfs(&lfs, &always_lfs, &mut self.uploaded, self.ctx.reporter)
+        );
+        sent?;
+        plan
+    }
+
+    /// Carries out `first` (or a fresh plan when `None`), re-planning on 412; returns the commits made.
+    pub async fn run(
+        &mut self,
+        files: &[Arc<LocalFile>],
+        first: Option<FilePlan>,
+    ) -> Result<Synced, Failure> {
+        let mut plan = match first {
+            Some(plan) => plan,
+            None => self.replan(files, false).await?,
+        };
+        let mut commits = Vec::new();
+        let mut replans = 0;
+        while !plan.is_empty() {
+            let lfs = LfsTarget {
+                client: &self.ctx.client,
+                repo: &self.repo,
+                revision: &self.revision,
+                concurrency: self.ctx.tuning.upload_concurrency,
+            };
+            upload_lfs(&lfs, &plan.uploads, &mut self.uploaded, self.ctx.reporter).await?;
+            match commit_plan(&self.commit_spec(), &plan).await {
+                Ok(made) => {
+                    commits.extend(made);
+                    break;
+                }
+                Err(CommitError::Stale { made }) => {
+                    commits.extend(made);
+                    replans += 1;
+                    if replans > MAX_REPLANS {
+                        return Err(Failure::runtime(format!(
+                            "{} kept changing while we committed ({MAX_REPLANS} re-plans); another deploy may be \
+                             running in a loop: rerun when it is done",
+                            self.repo.id
+                        )));
+                    }
+                    self.ctx.reporter.info(&format!(
+                        "{} changed since the plan was made (412): re-planning",
+                        self.repo.id
+                    ));
+                    plan = self.replan(files, true).await?;
+                }
+                Err(CommitError::Failed(f)) => return Err(f),
+            }
+        }
+        Ok(Synced { plan, commits })
+    }
+
+    /// Reads the head and the tree again and plans against them.
+    async fn replan(&mut self, files: &[Arc<LocalFile>], again: bool) -> Result<FilePlan, Failure> {
+        let client = &self.ctx.client;
+        let head = client
+            .repo_info(&self.repo, Some(&self.revision))
+            .await
+            .map_err(|e| Failure::hub(&format!("reading {}", self.repo.id), e))?
+            .ok_or_else(|| {
+                Failure::runtime(format!(
+                    "{} {} disappeared during the deploy",
+                    self.repo.repo_type, self.repo.id
+                ))
+            })?;
+        let tree = client
+            .list_tree(&self.repo, &self.revision)
+            .await
+            .map_err(|e| Failure::hub(&format!("listing the files of {}", self.repo.id), e))?;
+        let plan = self
+            .plan(files, head.sha, &tree, EarlyUploads::Start)
+            .await?;
+        let heading = human::plan_heading(&self.repo, &self.revision, self.create_pr, again);
+        self.ctx.reporter.show_plan(&heading, &plan);
+        Ok(plan)
+    }
+
+    fn commit_spec(&self) -> CommitSpec<'_> {
+        CommitSpec {
+            client: &self.ctx.client,
+            repo: &self.repo,
+            revision: &self.revision,
+            create_pr: self.create_pr,
+            summary: &self.summary,
+            description: &self.description,
+            limits: self.ctx.tuning.commit_limits,
+        }
+    }
+}
