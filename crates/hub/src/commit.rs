@@ -1,4 +1,4 @@
-//! `POST /api/{types}/{id}/commit/{rev}`: one NDJSON commit (§7). Never retried once
+//! `POST /api/{types}/{id}/commit/{rev}`: one NDJSON commit (docs/hub-protocol.md#commit). Never retried once
 //! it may have reached the server: the caller re-reads the head and re-plans.
 
 use std::path::PathBuf;

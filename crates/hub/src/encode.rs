@@ -1,4 +1,4 @@
-//! Percent-encoding of revisions and paths in URLs (§2.3 of the protocol notes).
+//! Percent-encoding of revisions and paths in URLs (docs/hub-protocol.md#encoding).
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 

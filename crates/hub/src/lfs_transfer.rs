@@ -1,5 +1,5 @@
 //! LFS transfers: basic PUT and multipart parts + completion, streamed from disk,
-//! retried; then the optional verify call (§6.5).
+//! retried; then the optional verify call (docs/hub-protocol.md#lfs-transfers).
 
 use std::io::SeekFrom;
 use std::path::Path;

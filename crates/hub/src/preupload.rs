@@ -1,5 +1,5 @@
 //! Before the commit: preupload (the Hub decides LFS vs regular) and the LFS batch
-//! negotiation (§6.3, §6.4).
+//! negotiation (docs/hub-protocol.md#preupload, #lfs-batch).
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -1,4 +1,4 @@
-//! Repository lifecycle: info, create, delete, visibility, listing (§3, §4, §9, §10).
+//! Repository lifecycle: info, create, delete, visibility, listing (docs/hub-protocol.md#repos).
 
 use reqwest::Method;
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! Spaces: runtime, build/run logs (SSE), restart, secrets, variables, app probe (§8).
+//! Spaces: runtime, build/run logs (SSE), restart, secrets, variables, app probe (docs/hub-protocol.md#spaces).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! `GET /api/{types}/{id}/tree/{rev}?recursive=true`: the files of a revision (§5).
+//! `GET /api/{types}/{id}/tree/{rev}?recursive=true`: the files of a revision (docs/hub-protocol.md#tree).
 
 use serde::Deserialize;
 
