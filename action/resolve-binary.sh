@@ -84,11 +84,14 @@ pinned_digest() {
 
 # A folder only this user can use, for the cache and builds when the runner provides none. A fixed path
 # under the system temp dir would not do: another user could create it first and plant a binary there.
+# hf-deploy keeps its hash cache in the same hf-deploy folder (docs/contracts.md); the action uses action/.
 private_dir() {
-  local dir
+  local top dir
   if [[ -n ${XDG_CACHE_HOME:-} || -n ${HOME:-} ]]; then
-    dir="${XDG_CACHE_HOME:-$HOME/.cache}/hf-deploy"
-    if (umask 077 && mkdir -p "$dir") 2>/dev/null && [[ -O $dir && ! -L $dir ]] && chmod 700 "$dir" 2>/dev/null; then
+    top="${XDG_CACHE_HOME:-$HOME/.cache}/hf-deploy"
+    dir="$top/action"
+    if (umask 077 && mkdir -p "$dir") 2>/dev/null && [[ -O $top && -O $dir && ! -L $top && ! -L $dir ]] &&
+      chmod 700 "$top" "$dir" 2>/dev/null; then
       echo "$dir"
       return
     fi
