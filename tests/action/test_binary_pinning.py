@@ -185,6 +185,26 @@ def test_a_binary_planted_in_the_tool_cache_never_runs(pinned, runner_dirs, fake
     assert "sha256 verified" in third.log and not planted_marker.exists()
 
 
+# The binary runs from a folder of its own: where it runs, nobody else can write, and nothing stays behind.
+WHERE_DEPLOY = FAKE_DEPLOY.replace(
+    'touch "$FAKE_MARKER"',
+    'run_dir=$(cd "$(dirname "$0")/../.." && pwd); echo "$run_dir $(stat -c %a "$run_dir")" > "$FAKE_MARKER"')
+
+
+def test_the_release_binary_runs_from_a_private_folder_removed_afterwards(pinned, runner_dirs, fakes, server):
+    folder = server.root / f"v{VERSION}"
+    folder.mkdir(parents=True)
+    payload = archive_of(WHERE_DEPLOY)
+    (folder / ASSET).write_bytes(payload)
+    pin(pinned, VERSION, ASSET, sha256(payload))
+    env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF=f"v{VERSION}", HF_DEPLOY_DOWNLOAD_BASE=server.base)
+    result = run(CompositeAction(pinned), runner_dirs, env)
+    assert result.returncode == 0, result.log
+    run_dir, run_mode = fakes["marker"].read_text().split()
+    assert run_mode == "700" and runner_dirs["toolcache"] not in pathlib.Path(run_dir).parents
+    assert not pathlib.Path(run_dir).exists(), "the run folder should be removed once the deploy ends"
+
+
 # 3. Without the runner's own folders the cache is private to this user.
 
 def bare_env(pinned, tmp_path, **extra) -> dict[str, str]:
