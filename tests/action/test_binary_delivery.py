@@ -1,8 +1,11 @@
-"""How the action gets its binary: release download (sha256-checked, cached), or a build from source.
+"""How the action gets its binary: release download (checked against the sha256 pinned in the action's
+checkout, cached), or a build from source.
 
 A local HTTP server on 127.0.0.1 plays the release host (HF_DEPLOY_DOWNLOAD_BASE). The archive holds a
 stand-in `hf-deploy` (a shell script that writes the six outputs), so these tests need no Rust build.
 A stand-in `cargo` on PATH records how it was called: it represents the external tool, not our code.
+Downloads verify against action/checksums/<version>.sha256, so those tests run a copy of the action whose pins
+match what the server publishes (pinning.py); attacks on that are in test_binary_pinning.py.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import http.server
 import io
 import pathlib
 import shutil
-import socket
 import subprocess
 import tarfile
 import threading
@@ -21,8 +23,9 @@ import zipfile
 
 import pytest
 
-from composite import REPO_ROOT
+from composite import REPO_ROOT, CompositeAction
 from conftest import base_env
+from pinning import action_copy, pin
 
 VERSION_FILE = (REPO_ROOT / "action" / "VERSION").read_text(encoding="utf-8").strip()
 TOKEN = "hf_never_printed_0123456789"
@@ -158,6 +161,20 @@ def job_env(runner_dirs, fakes, *, path_has_cargo=True, **extra):
     )
 
 
+@pytest.fixture
+def pinned(tmp_path):
+    """A copy of the action at a release commit; tests pin the digests of what they publish."""
+    return action_copy(tmp_path / "action-checkout")
+
+
+def publish_pinned(server, action_dir, version: str, target: str) -> str:
+    """A genuine release: the archive on the host, its digest pinned in the action's checkout."""
+    asset = server.publish(version, target)
+    digest = hashlib.sha256((server.root / f"v{version}" / asset).read_bytes()).hexdigest()
+    pin(action_dir, version, asset, digest)
+    return asset
+
+
 def run(action, runner_dirs, env, **inputs):
     given = {"hf_token": TOKEN, "huggingface_repo": "demo", **inputs}
     result = action.run(given, workspace=runner_dirs["workspace"], env=env, timeout=120)
@@ -165,8 +182,9 @@ def run(action, runner_dirs, env, **inputs):
     return result
 
 
-def test_release_ref_downloads_verifies_and_caches(action, runner_dirs, fakes, server):
-    asset = server.publish("1.2.3", "x86_64-unknown-linux-musl")
+def test_release_ref_downloads_verifies_and_caches(pinned, runner_dirs, fakes, server):
+    asset = publish_pinned(server, pinned, "1.2.3", "x86_64-unknown-linux-musl")
+    action = CompositeAction(pinned)
     env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF="v1.2.3", HF_DEPLOY_DOWNLOAD_BASE=server.base)
 
     first = run(action, runner_dirs, env)
@@ -174,43 +192,43 @@ def test_release_ref_downloads_verifies_and_caches(action, runner_dirs, fakes, s
     assert first.outputs["repo_id"] == "fake/demo"
     assert set(first.outputs) == {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url"}
     assert fakes["marker"].exists()
-    assert server.requests == [f"/v1.2.3/{asset}.sha256", f"/v1.2.3/{asset}"]
+    assert server.requests == [f"/v1.2.3/{asset}"], "only the archive: its sha256 is pinned in the checkout"
     assert "sha256 verified" in first.log
-    cached = runner_dirs["toolcache"] / "hf-deploy" / "1.2.3" / "x86_64-unknown-linux-musl"
-    assert (cached / "hf-deploy").exists() and cached.with_name(cached.name + ".complete").exists()
+    assert (runner_dirs["toolcache"] / "hf-deploy" / "1.2.3" / "x86_64-unknown-linux-musl" / asset).exists()
     assert not fakes["cargo_log"].exists(), "a release download must not build"
 
     second = run(action, runner_dirs, env)
     assert second.returncode == 0, second.log
-    assert len(server.requests) == 2, "the second run should use the tool cache"
-    assert "tool cache" in second.log
+    assert len(server.requests) == 1, "the second run should use the tool cache"
+    assert "from the cache" in second.log and "sha256 verified" in second.log
 
 
-def test_checksum_mismatch_fails_hard(action, runner_dirs, fakes, server):
-    server.publish("1.2.3", "x86_64-unknown-linux-musl", sha256="0" * 64)
+def test_checksum_mismatch_fails_hard(pinned, runner_dirs, fakes, server):
+    asset = server.publish("1.2.3", "x86_64-unknown-linux-musl")
+    pin(pinned, "1.2.3", asset, "0" * 64)
     env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF="v1.2.3", HF_DEPLOY_DOWNLOAD_BASE=server.base)
-    result = run(action, runner_dirs, env)
+    result = run(CompositeAction(pinned), runner_dirs, env)
     assert result.returncode != 0
     assert any("sha256 mismatch" in message for message in result.annotations("error")), result.log
     assert not fakes["marker"].exists(), "a binary that failed verification must never run"
     assert not fakes["cargo_log"].exists(), "a mismatch is an attack or corruption, not a reason to build"
-    assert not (runner_dirs["toolcache"] / "hf-deploy" / "1.2.3" / "x86_64-unknown-linux-musl.complete").exists()
+    assert not any(runner_dirs["toolcache"].rglob(asset)), "a rejected archive must not be cached"
 
 
-def test_checksum_file_without_a_digest_fails_hard(action, runner_dirs, fakes, server):
+def test_checksum_file_without_a_digest_fails_hard(pinned, runner_dirs, fakes, server):
     name = server.publish("1.2.3", "x86_64-unknown-linux-musl")
-    (server.root / "v1.2.3" / f"{name}.sha256").write_text("<html>not a checksum</html>\n")
+    pin(pinned, "1.2.3", name, "<html>not-a-checksum</html>")
     env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF="v1.2.3", HF_DEPLOY_DOWNLOAD_BASE=server.base)
-    result = run(action, runner_dirs, env)
+    result = run(CompositeAction(pinned), runner_dirs, env)
     assert result.returncode != 0 and not fakes["marker"].exists()
     assert any("sha256" in message for message in result.annotations("error"))
 
 
 @pytest.mark.parametrize("ref", ["v1", "0123456789abcdef0123456789abcdef01234567"])
-def test_major_tag_or_sha_pin_uses_the_version_file(action, runner_dirs, fakes, server, ref):
-    asset = server.publish(VERSION_FILE, "x86_64-unknown-linux-musl")
+def test_major_tag_or_sha_pin_uses_the_version_file(pinned, runner_dirs, fakes, server, ref):
+    asset = publish_pinned(server, pinned, VERSION_FILE, "x86_64-unknown-linux-musl")
     env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF=ref, HF_DEPLOY_DOWNLOAD_BASE=server.base)
-    result = run(action, runner_dirs, env)
+    result = run(CompositeAction(pinned), runner_dirs, env)
     assert result.returncode == 0, result.log
     assert server.requests[-1] == f"/v{VERSION_FILE}/{asset}"
 
@@ -221,48 +239,45 @@ def test_major_tag_or_sha_pin_uses_the_version_file(action, runner_dirs, fakes, 
     ("macOS", "ARM64", "hf-deploy-aarch64-apple-darwin.tar.gz"),
     ("Windows", "X64", "hf-deploy-x86_64-pc-windows-msvc.zip"),
 ])
-def test_asset_name_follows_runner_os_and_arch(action, runner_dirs, fakes, server, runner_os, arch, asset):
-    # Nothing is published, so after asking for the right name the resolver builds instead.
+def test_asset_name_follows_runner_os_and_arch(pinned, runner_dirs, fakes, server, runner_os, arch, asset):
+    # Pinned but not published (404), so after asking for the right name the resolver builds instead.
+    pin(pinned, "1.2.3", asset, "ab" * 32)
     env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF="v1.2.3", HF_DEPLOY_DOWNLOAD_BASE=server.base,
                   RUNNER_OS=runner_os, RUNNER_ARCH=arch)
-    run(action, runner_dirs, env)
-    assert server.requests[0] == f"/v1.2.3/{asset}.sha256"
+    run(CompositeAction(pinned), runner_dirs, env)
+    assert server.requests[0] == f"/v1.2.3/{asset}"
 
 
-def test_windows_zip_is_extracted(action, runner_dirs, fakes, server):
+def test_windows_zip_is_extracted(pinned, runner_dirs, fakes, server):
     if shutil.which("unzip") is None:
         pytest.skip("unzip is not installed (Git for Windows ships it; Debian: apt-get install unzip)")
-    server.publish("1.2.3", "x86_64-pc-windows-msvc")
+    asset = publish_pinned(server, pinned, "1.2.3", "x86_64-pc-windows-msvc")
     env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF="v1.2.3", HF_DEPLOY_DOWNLOAD_BASE=server.base,
                   RUNNER_OS="Windows", RUNNER_ARCH="X64")
-    result = run(action, runner_dirs, env)
+    result = run(CompositeAction(pinned), runner_dirs, env)
     assert result.returncode == 0, result.log
-    assert (runner_dirs["toolcache"] / "hf-deploy" / "1.2.3" / "x86_64-pc-windows-msvc" / "hf-deploy.exe").exists()
+    assert fakes["marker"].exists(), "hf-deploy.exe from the zip should have run"
+    assert (runner_dirs["toolcache"] / "hf-deploy" / "1.2.3" / "x86_64-pc-windows-msvc" / asset).exists()
 
 
-def assert_built_from_source(result, fakes):
+def assert_built_from_source(result, fakes, action_dir=REPO_ROOT):
     assert result.returncode == 0, result.log
     notices = result.annotations("notice")
     assert any("building hf-deploy from source with cargo build --release --locked" in n for n in notices), result.log
     cwd, *argv = fakes["cargo_log"].read_text().splitlines()
-    assert pathlib.Path(cwd) == REPO_ROOT, "cargo must run in $GITHUB_ACTION_PATH"
+    assert pathlib.Path(cwd) == action_dir, "cargo must run in $GITHUB_ACTION_PATH"
     assert argv[:3] == ["build", "--release", "--locked"], argv
     assert fakes["marker"].exists(), "the built binary should have run"
 
 
-def test_missing_release_asset_builds_from_source(action, runner_dirs, fakes, server):
+def test_missing_release_asset_builds_from_source(pinned, runner_dirs, fakes, server):
+    # Pinned in the checkout, absent from the host (a 404): the one download failure that builds. Any other
+    # (no answer, 403, 5xx) is an error: see test_binary_pinning.py.
+    pin(pinned, "9.9.9", "hf-deploy-x86_64-unknown-linux-musl.tar.gz", "ab" * 32)
     env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF="v9.9.9", HF_DEPLOY_DOWNLOAD_BASE=server.base)
-    result = run(action, runner_dirs, env)
-    assert_built_from_source(result, fakes)
+    result = run(CompositeAction(pinned), runner_dirs, env)
+    assert_built_from_source(result, fakes, pinned)
     assert "HTTP 404" in result.log
-
-
-def test_unreachable_release_host_builds_from_source(action, runner_dirs, fakes):
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF="v1.2.3", HF_DEPLOY_DOWNLOAD_BASE=closed)
-    assert_built_from_source(run(action, runner_dirs, env), fakes)
 
 
 @pytest.mark.parametrize("ref", ["", "main"])
@@ -312,18 +327,22 @@ def test_hf_deploy_bin_that_is_not_executable_fails(action, runner_dirs, fakes, 
 
 
 @pytest.mark.parametrize("target", ["x86_64-unknown-linux-musl", "x86_64-pc-windows-msvc"])
-def test_release_packaging_matches_what_the_action_downloads(action, runner_dirs, fakes, server, tmp_path, target):
-    """.github/scripts/package.sh (release.yml) and action/resolve-binary.sh agree on names and layout."""
+def test_release_packaging_matches_what_the_action_downloads(pinned, runner_dirs, fakes, server, tmp_path, target):
+    """.github/scripts/package.sh and pin-checksums.sh (release.yml) and action/resolve-binary.sh agree on names,
+    layout and the pinned checksum file."""
     if "windows" in target and not (shutil.which("unzip") and (shutil.which("7z") or shutil.which("zip"))):
         pytest.skip("zip/unzip are not installed")
     folder = server.root / "v1.2.3"
     folder.mkdir(parents=True)
     subprocess.run(["bash", str(REPO_ROOT / ".github/scripts/package.sh"), target, str(fakes["deploy"]), str(folder)],
                    check=True, capture_output=True, text=True)
+    subprocess.run(["bash", str(REPO_ROOT / ".github/scripts/pin-checksums.sh"), str(folder),
+                    str(pinned / "action" / "checksums" / "1.2.3.sha256"), target],
+                   check=True, capture_output=True, text=True)
     runner_os = "Windows" if "windows" in target else "Linux"
     env = job_env(runner_dirs, fakes, GITHUB_ACTION_REF="v1.2.3", HF_DEPLOY_DOWNLOAD_BASE=server.base,
                   RUNNER_OS=runner_os, RUNNER_ARCH="X64")
-    result = run(action, runner_dirs, env)
+    result = run(CompositeAction(pinned), runner_dirs, env)
     assert result.returncode == 0, result.log
     assert "sha256 verified" in result.log and fakes["marker"].exists()
     assert not fakes["cargo_log"].exists()
