@@ -27,6 +27,7 @@ mod tuning;
 mod validate;
 
 // What the binary, the tests and the benches use; everything else stays inside the crate.
+pub use cli::DeployArgs;
 pub use commands::janitor::{clean, should_delete, JanitorOptions};
 pub use config::{DeployConfig, Secrets};
 pub use engine::{deploy, Stopped};
@@ -37,6 +38,7 @@ pub use plan::files::{diff, Change, KEEP};
 pub use report::{Outcome, Report, Reporter, Style};
 pub use source::{Content, LocalFile};
 pub use tuning::Tuning;
+pub use validate::validate;
 
 use std::ffi::OsString;
 

@@ -3,9 +3,11 @@
 //! parallel with a bound.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use hub::{HubClient, LfsObject, RepoRef};
+use hub::{HubClient, LfsBatchObject, LfsObject, RepoRef};
 
 use crate::failure::Failure;
 use crate::plan::files::Upload;
@@ -33,6 +35,9 @@ pub struct LfsTarget<'a> {
     pub concurrency: usize,
 }
 
+/// Where each object's bytes are: oid → (repo path, file).
+type Sources = HashMap<String, (String, PathBuf)>;
+
 /// Uploads the LFS objects among `uploads` that the Hub does not have. `done` remembers objects uploaded
 /// earlier in this run, so a re-plan after a 412 does not negotiate them again.
 pub async fn upload_lfs(
@@ -41,13 +46,40 @@ pub async fn upload_lfs(
     done: &mut HashSet<String>,
     reporter: &Reporter,
 ) -> Result<UploadStats, Failure> {
-    let LfsTarget {
-        client,
-        repo,
-        revision,
-        concurrency,
-    } = *target;
-    let mut sources: HashMap<String, (String, std::path::PathBuf)> = HashMap::new();
+    let (sources, objects) = wanted(target, uploads, done)?;
+    if objects.is_empty() {
+        return Ok(UploadStats::default());
+    }
+    let (stats, todo) = negotiate(target, &objects, done).await?;
+    if todo.is_empty() {
+        reporter.info(&format!(
+            "LFS: the Hub already has all {} object(s)",
+            stats.skipped
+        ));
+        return Ok(stats);
+    }
+    reporter.info(&format!(
+        "LFS: uploading {} object(s), {}{}",
+        stats.objects,
+        bytes(stats.bytes),
+        if stats.skipped > 0 {
+            format!(" ({} already on the Hub)", stats.skipped)
+        } else {
+            String::new()
+        }
+    ));
+    let finished = transfer(target, todo, &sources, stats.bytes, reporter).await?;
+    done.extend(finished);
+    Ok(stats)
+}
+
+/// The LFS objects of `uploads` not sent yet in this run, and where their bytes are.
+fn wanted(
+    target: &LfsTarget<'_>,
+    uploads: &[Upload],
+    done: &HashSet<String>,
+) -> Result<(Sources, Vec<LfsObject>), Failure> {
+    let mut sources = Sources::new();
     let mut objects = Vec::new();
     for upload in uploads.iter().filter(|u| u.lfs) {
         if done.contains(&upload.file.sha256) || sources.contains_key(&upload.file.sha256) {
@@ -59,7 +91,7 @@ pub async fn upload_lfs(
             return Err(Failure::runtime(format!(
                 "the Hub wants {} in {} stored as LFS; remove the LFS rule that matches it from the repo's \
                  .gitattributes",
-                upload.file.path, repo.id
+                upload.file.path, target.repo.id
             )));
         };
         sources.insert(
@@ -71,14 +103,21 @@ pub async fn upload_lfs(
             size: upload.file.size,
         });
     }
-    if objects.is_empty() {
-        return Ok(UploadStats::default());
-    }
+    Ok((sources, objects))
+}
+
+/// The batch negotiation: which objects the Hub still needs (the others are recorded in `done`).
+async fn negotiate(
+    target: &LfsTarget<'_>,
+    objects: &[LfsObject],
+    done: &mut HashSet<String>,
+) -> Result<(UploadStats, Vec<LfsBatchObject>), Failure> {
     // Batch calls of up to 256 objects, a few at once: for many LFS files, one round trip each would add up.
-    let answers: Vec<Vec<hub::LfsBatchObject>> =
+    let answers: Vec<Vec<LfsBatchObject>> =
         stream::iter(objects.chunks(BATCH_CHUNK).map(|chunk| async move {
-            client
-                .lfs_batch(repo, revision, chunk)
+            target
+                .client
+                .lfs_batch(target.repo, target.revision, chunk)
                 .await
                 .map_err(|e| Failure::hub("negotiating LFS uploads (batch)", e))
         }))
@@ -97,32 +136,26 @@ pub async fn upload_lfs(
             done.insert(answer.oid.clone());
         }
     }
-    if todo.is_empty() {
-        reporter.info(&format!(
-            "LFS: the Hub already has all {} object(s)",
-            stats.skipped
-        ));
-        return Ok(stats);
-    }
-    reporter.info(&format!(
-        "LFS: uploading {} object(s), {}{}",
-        stats.objects,
-        bytes(stats.bytes),
-        if stats.skipped > 0 {
-            format!(" ({} already on the Hub)", stats.skipped)
-        } else {
-            String::new()
-        }
-    ));
-    let bar = reporter.progress(stats.bytes, "uploading");
+    Ok((stats, todo))
+}
+
+/// The transfers, `target.concurrency` at once; returns the oids sent.
+async fn transfer(
+    target: &LfsTarget<'_>,
+    todo: Vec<LfsBatchObject>,
+    sources: &Sources,
+    total_bytes: u64,
+    reporter: &Reporter,
+) -> Result<Vec<String>, Failure> {
+    let bar = reporter.progress(total_bytes, "uploading");
     // Without a progress bar (CI logs, pipes), a line per finished object, at most about twenty in all.
     let total = todo.len();
     let plain = bar.is_hidden();
     let step = total.div_ceil(20).max(1);
-    let count = std::sync::atomic::AtomicUsize::new(0);
+    let count = AtomicUsize::new(0);
     let count = &count;
-    let finished: Vec<String> = stream::iter(todo.into_iter().map(|object| {
-        let source = sources.get(&object.oid).cloned();
+    let finished = stream::iter(todo.into_iter().map(|object| {
+        let source = sources.get(&object.oid);
         let bar = bar.clone();
         async move {
             let Some((path, source)) = source else {
@@ -131,12 +164,13 @@ pub async fn upload_lfs(
                     object.oid
                 )));
             };
-            client
-                .upload_lfs(&object, &source)
+            target
+                .client
+                .upload_lfs(&object, source)
                 .await
                 .map_err(|e| Failure::hub(&format!("uploading {path}"), e))?;
             bar.inc(object.size);
-            let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let n = count.fetch_add(1, Ordering::Relaxed) + 1;
             if plain && (n.checked_rem(step) == Some(0) || n == total) {
                 reporter.info(&format!(
                     "LFS: {n}/{total} uploaded ({path}, {})",
@@ -146,10 +180,9 @@ pub async fn upload_lfs(
             Ok(object.oid)
         }
     }))
-    .buffer_unordered(concurrency)
+    .buffer_unordered(target.concurrency)
     .try_collect()
-    .await?;
+    .await;
     bar.finish_and_clear();
-    done.extend(finished);
-    Ok(stats)
+    finished
 }

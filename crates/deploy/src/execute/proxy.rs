@@ -54,26 +54,7 @@ pub async fn apply(
         }
     };
     write_settings(&ctx.client, &id, &settings, token, ctx.reporter).await?;
-    // An unchanged template against an existing Space needs no round trip; a new Space is planned again
-    // against what the Hub created.
-    let committed = if existed && plan.template.is_empty() {
-        ctx.reporter
-            .info(&format!("proxy Space {id}: template up to date"));
-        false
-    } else {
-        let first = existed.then_some(plan.template);
-        let synced = Syncer::for_proxy(ctx, &proxy_ref)
-            .run(&plan.files, first)
-            .await?;
-        if let Some(last) = synced.commits.last() {
-            let c = synced.plan.counts();
-            ctx.reporter.info(&format!(
-                "proxy Space {id}: template {} added, {} updated, {} deleted, {} unchanged (commit {})",
-                c.added, c.updated, c.deleted, c.unchanged, last.commit_oid
-            ));
-        }
-        !synced.commits.is_empty()
-    };
+    let committed = sync_template(ctx, &proxy_ref, &plan, existed).await?;
     // A commit rebuilds the Space; settings alone need a restart to reach the running proxy.
     if existed && !committed && !settings.is_empty() {
         ctx.client.restart_space(&id).await.map_err(|e| {
@@ -95,6 +76,34 @@ pub async fn apply(
         repo_id: id.to_string(),
         url,
     })
+}
+
+/// Makes the Space hold the template; returns whether a commit was made. An unchanged template against an
+/// existing Space needs no round trip; a new Space is planned again against what the Hub created.
+async fn sync_template(
+    ctx: &Ctx<'_>,
+    proxy_ref: &RepoRef,
+    plan: &ProxyPlan,
+    existed: bool,
+) -> Result<bool, Failure> {
+    let id = &proxy_ref.id;
+    if existed && plan.template.is_empty() {
+        ctx.reporter
+            .info(&format!("proxy Space {id}: template up to date"));
+        return Ok(false);
+    }
+    let first = existed.then(|| plan.template.clone());
+    let synced = Syncer::for_proxy(ctx, proxy_ref)
+        .run(&plan.files, first)
+        .await?;
+    if let Some(last) = synced.commits.last() {
+        let c = synced.plan.counts();
+        ctx.reporter.info(&format!(
+            "proxy Space {id}: template {} added, {} updated, {} deleted, {} unchanged (commit {})",
+            c.added, c.updated, c.deleted, c.unchanged, last.commit_oid
+        ));
+    }
+    Ok(!synced.commits.is_empty())
 }
 
 /// The target Space's own app URL, once it exists.

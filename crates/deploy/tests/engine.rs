@@ -1,0 +1,166 @@
+//! The engine in-process: `hf_deploy::deploy` against the emulator, without a subprocess. Plan, dry run,
+//! deploy and the proxy Space go through the same gather → plan → execute path.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_tree, emulator, emulator_with, remote_tree, repo, source, ALICE, BOB_READ};
+use hf_deploy::{deploy, validate, DeployArgs, Reporter, Secrets, Style, Tuning};
+use hub::{RepoType, Token};
+
+const APP: &[(&str, &[u8])] = &[
+    ("app.py", b"print('hi')\n"),
+    ("data/big.bin", &[7u8; 11 << 20]),
+];
+
+fn quiet() -> Reporter {
+    Reporter::new(Style {
+        github: false,
+        json: false,
+        tty: false,
+    })
+}
+
+/// Poll fast and wait for nothing stale: the emulator's Spaces settle in a few reads.
+fn fast() -> Tuning {
+    Tuning {
+        poll_interval: Duration::from_millis(5),
+        commit_grace: Duration::ZERO,
+        ..Tuning::default()
+    }
+}
+
+fn config(endpoint: &str, args: DeployArgs) -> hf_deploy::DeployConfig {
+    let endpoint = endpoint.to_string();
+    let env = move |k: &str| (k == "HF_ENDPOINT").then(|| endpoint.clone());
+    validate(&args, &env).expect("valid inputs")
+}
+
+fn secrets(token: &str, proxy: Option<&str>) -> Secrets {
+    Secrets {
+        token: Token::new(token),
+        proxy_token: proxy.and_then(Token::new),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_plans_everything_and_writes_nothing() {
+    let emu = emulator().await;
+    let (_dir, path) = source(APP);
+    let cfg = config(
+        emu.url(),
+        DeployArgs {
+            huggingface_repo: Some("alice/model".into()),
+            repo_type: Some("model".into()),
+            source_dir: Some(path.display().to_string()),
+            dry_run: Some("true".into()),
+            ..DeployArgs::default()
+        },
+    );
+    let out = deploy(&cfg, &secrets(ALICE, None), &fast(), &quiet())
+        .await
+        .expect("dry run");
+    assert!(out.dry_run && !out.changed && out.commit_sha.is_none());
+    assert_eq!(out.counts.added, 2);
+    // A repo to create has no preupload to ask: the 11 MiB file is planned as LFS by its size.
+    let lfs: Vec<&str> = out
+        .files
+        .uploads
+        .iter()
+        .filter(|u| u.lfs)
+        .map(|u| u.file.path.as_str())
+        .collect();
+    assert_eq!(lfs, ["data/big.bin"]);
+    assert_eq!(emu.mutation_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_returns_its_outcome_and_a_rerun_plans_nothing() {
+    let emu = emulator().await;
+    let (_dir, path) = source(APP);
+    let args = DeployArgs {
+        huggingface_repo: Some("alice/model".into()),
+        repo_type: Some("model".into()),
+        source_dir: Some(path.display().to_string()),
+        ..DeployArgs::default()
+    };
+    let cfg = config(emu.url(), args);
+    let first = deploy(&cfg, &secrets(ALICE, None), &fast(), &quiet())
+        .await
+        .expect("deploy");
+    assert!(first.changed && first.commit_sha.is_some());
+    assert_eq!(first.repo_id, "alice/model");
+    assert_tree(emu.url(), &repo(RepoType::Model, "alice/model"), APP).await;
+    let writes = emu.mutation_count();
+    let again = deploy(&cfg, &secrets(ALICE, None), &fast(), &quiet())
+        .await
+        .expect("rerun");
+    assert!(!again.changed && again.commit_sha.is_none());
+    assert_eq!(again.counts.unchanged, 2);
+    assert_eq!(emu.mutation_count(), writes, "a no-op writes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_still_returns_what_was_known() {
+    let emu = emulator().await;
+    let (_dir, path) = source(APP);
+    let cfg = config(
+        emu.url(),
+        DeployArgs {
+            huggingface_repo: Some("bob/model".into()),
+            repo_type: Some("model".into()),
+            source_dir: Some(path.display().to_string()),
+            ..DeployArgs::default()
+        },
+    );
+    let stopped = deploy(&cfg, &secrets(BOB_READ, None), &fast(), &quiet())
+        .await
+        .expect_err("a read token cannot deploy");
+    assert_eq!(stopped.failure.code(), 3, "{}", stopped.failure);
+    assert_eq!(emu.mutation_count(), 0);
+}
+
+/// The proxy Space's template is planned and committed by the same sync as the Space: the first run commits
+/// it, the second finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_template_goes_through_the_same_sync() {
+    let emu = emulator_with(|b| b).await;
+    let (_dir, path) = source(&[("app.py", b"import gradio\n")]);
+    let cfg = config(
+        emu.url(),
+        DeployArgs {
+            huggingface_repo: Some("alice/app".into()),
+            private: Some("true".into()),
+            create_proxy: Some("true".into()),
+            source_dir: Some(path.display().to_string()),
+            ..DeployArgs::default()
+        },
+    );
+    let out = deploy(&cfg, &secrets(ALICE, Some(BOB_READ)), &fast(), &quiet())
+        .await
+        .expect("deploy with proxy");
+    assert!(out.proxy_enabled);
+    assert_eq!(out.proxy_repo_id, "alice/app-proxy");
+    let proxy = repo(RepoType::Space, "alice/app-proxy");
+    let tree = remote_tree(emu.url(), &proxy).await;
+    for path in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "Dockerfile",
+        "README.md",
+        "src/main.rs",
+    ] {
+        assert!(tree.contains_key(path), "{path} missing: {tree:?}");
+    }
+    let writes = emu.mutation_count();
+    let again = deploy(&cfg, &secrets(ALICE, Some(BOB_READ)), &fast(), &quiet())
+        .await
+        .expect("rerun");
+    assert!(!again.changed);
+    assert_eq!(
+        emu.mutation_count(),
+        writes,
+        "an unchanged Space and proxy write nothing"
+    );
+}
