@@ -23,8 +23,8 @@ import zipfile
 
 import pytest
 
-from composite import REPO_ROOT, CompositeAction
-from conftest import base_env
+from composite import CompositeAction, base_env
+from hfdeploy_testing import REPO_ROOT
 from pinning import action_copy, pin
 
 VERSION_FILE = (REPO_ROOT / "action" / "VERSION").read_text(encoding="utf-8").strip()
