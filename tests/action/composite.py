@@ -1,5 +1,19 @@
 """Runs a composite action's steps the way the GitHub runner does, on this machine.
 
+Why this home-made runner exists next to `act` (tests/action/test_act.py) and the real runner (ci.yml's
+`action` job). Those two run `uses: ./` on a Linux x64 host, with an empty GITHUB_ACTION_REF, so hf-deploy is
+always built from source there. Only here can a test:
+- run the action as on macOS, Windows and ARM64 runners (asset names, the Windows zip): act takes RUNNER_OS
+  and RUNNER_ARCH from the host and ignores --env for them. The release-ref cases next to them (download,
+  sha256 check, tool cache, build fallback; test_binary_delivery.py) would run under act given
+  `--env GITHUB_ACTION_REF=v1.2.3`, at several seconds per run against a fraction of one here;
+- run the resolver under macOS's bash 3.2 and BSD tools, on a real macOS runner with only a venv (ci.yml's
+  `action-scripts-macos` job);
+- read the log as the binary printed it: act and the runner replace every secret with `***`, so there a token
+  that hf-deploy printed would go unseen; here the tests check that each token was `::add-mask::`ed first and
+  appears nowhere else (test_action_deploy.py);
+- fail on an unknown input, which the runner only warns about.
+
 What it reproduces (and what a test would miss without it):
 - inputs: `with:` values become strings (YAML `false` -> "false"), defaults fill the rest, unknown inputs
   are an error here (the runner only warns), a missing required input is an error;
