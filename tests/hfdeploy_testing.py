@@ -2,9 +2,10 @@
 reading GitHub's file commands, and the log the runner shows.
 
 Importable as `hfdeploy_testing` from tests/integration, tests/action and tests/docs (the root pytest.ini puts
-tests/ on sys.path). Standard library only: it also runs as a script in workflows, on the runner's python3:
+tests/ on sys.path). Standard library only: it also runs as a script, with any python3:
 
-    python3 tests/hfdeploy_testing.py start-emulator   # a job's emulator; HF_ENDPOINT goes to $GITHUB_ENV
+    python3 tests/hfdeploy_testing.py start-emulator   # a workflow job's emulator; HF_ENDPOINT to $GITHUB_ENV
+    python3 tests/hfdeploy_testing.py with-emulator --workdir DIR [--user U]... -- COMMAND   # run.sh scripts
 
 Environment: HF_DEPLOY_BIN, HUB_EMULATOR_BIN, HF_SPACE_PROXY_BIN name the binaries; without them they are
 looked up in the cargo target directories.
@@ -12,6 +13,7 @@ looked up in the cargo target directories.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -178,10 +180,9 @@ def parse_github_output(text: str) -> dict[str, str]:
     return result
 
 
-def _start_emulator_for_job() -> int:
-    """`start-emulator`: an emulator for a workflow job (ci.yml, tests/action/act-workflow.yml). It outlives
-    this step; HF_ENDPOINT goes to $GITHUB_ENV and its pid to $RUNNER_TEMP/hub-emulator.pid (the job's last
-    step kills it)."""
+def _start_emulator_for_job(args) -> int:
+    """An emulator for a workflow job (ci.yml, tests/action/act-workflow.yml) that outlives this step:
+    HF_ENDPOINT goes to $GITHUB_ENV and its pid to $RUNNER_TEMP/hub-emulator.pid (the job's last step kills it)."""
     temp = pathlib.Path(os.environ["RUNNER_TEMP"])
     try:
         emulator = start_emulator(temp / "hub-emulator", detach=True)
@@ -195,7 +196,37 @@ def _start_emulator_for_job() -> int:
     return 0
 
 
+def _with_emulator(args) -> int:
+    """COMMAND with HF_ENDPOINT set to a fresh emulator, stopped afterwards (tests/conformance/run.sh)."""
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        sys.exit("with-emulator: no command given after --")
+    try:
+        emulator = start_emulator(pathlib.Path(args.workdir), users=args.user or DEFAULT_USERS, orgs=args.org,
+                                  args=args.emulator_arg, path=args.path)
+    except RuntimeError as err:  # MissingBinary included
+        sys.exit(f"with-emulator: {err}")
+    try:
+        return subprocess.run(command, env={**os.environ, "HF_ENDPOINT": emulator.url}).returncode
+    finally:
+        emulator.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 tests/hfdeploy_testing.py",
+                                     description="The hub emulator, for workflows and shell scripts.")
+    commands = parser.add_subparsers(dest="name", required=True)
+    commands.add_parser("start-emulator", help="start one for this workflow job; HF_ENDPOINT goes to $GITHUB_ENV")
+    run = commands.add_parser("with-emulator", help="run COMMAND with HF_ENDPOINT set to a fresh emulator")
+    run.add_argument("--workdir", required=True, help="folder for the emulator's data and output")
+    run.add_argument("--path", help="hub-emulator binary (default: HUB_EMULATOR_BIN, else the cargo target dir)")
+    run.add_argument("--user", action="append", help=f"NAME:TOKEN:ROLE[:PLAN], repeatable (default: {DEFAULT_USERS})")
+    run.add_argument("--org", action="append", default=[], help="NAME:MEMBER, repeatable")
+    run.add_argument("--emulator-arg", action="append", default=[], help="one more hub-emulator argument")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
+    args = parser.parse_args(argv)
+    return _start_emulator_for_job(args) if args.name == "start-emulator" else _with_emulator(args)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["start-emulator"]:
-        sys.exit("usage: python3 tests/hfdeploy_testing.py start-emulator")
-    sys.exit(_start_emulator_for_job())
+    sys.exit(main())
