@@ -44,7 +44,9 @@ def job(action, hf_deploy_bin, emulator, runner_dirs):
             path = workspace / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content)
-        env = base_env(runner_dirs, HF_ENDPOINT=emulator.url, HF_DEPLOY_BIN=hf_deploy_bin, **env_extra)
+        # The emulator's Spaces run after a poll or two: no need for the real Hub's 2 s interval.
+        env = base_env(runner_dirs, HF_ENDPOINT=emulator.url, HF_DEPLOY_BIN=hf_deploy_bin,
+                       HF_DEPLOY_POLL_INTERVAL_MS="100", **env_extra)
         result = action.run(inputs, workspace=workspace, env=env, timeout=300)
         for token in tokens:
             # On a runner the binary masks every token before printing anything (AGENTS.md).
