@@ -5,8 +5,9 @@ Why this home-made runner exists next to `act` (tests/action/test_act.py) and th
 always built from source there. Only here can a test:
 - run the action as on macOS, Windows and ARM64 runners (asset names, the Windows zip): act takes RUNNER_OS
   and RUNNER_ARCH from the host and ignores --env for them. The release-ref cases next to them (download,
-  sha256 check, tool cache, build fallback; test_binary_delivery.py) would run under act given
-  `--env GITHUB_ACTION_REF=v1.2.3`, at about 3 s per act run against about 0.1 s here;
+  pinned sha256, tool cache, build fallback, and the attacks on them in test_binary_pinning.py, each on its
+  own copy of the action) would run under act given `--env GITHUB_ACTION_REF=v1.2.3`, at about 3 s per act
+  run against about 0.1 s here;
 - run the resolver under macOS's bash 3.2 and BSD tools, on a real macOS runner with only a venv (ci.yml's
   `action-scripts-macos` job);
 - read the log as the binary printed it: act and the runner replace every secret with `***`, so there a token
