@@ -1,5 +1,20 @@
 """Runs a composite action's steps the way the GitHub runner does, on this machine.
 
+Why this home-made runner exists next to `act` (tests/action/test_act.py) and the real runner (ci.yml's
+`action` job). Those two run `uses: ./` on a Linux x64 host, with an empty GITHUB_ACTION_REF, so hf-deploy is
+always built from source there. Only here can a test:
+- run the action as on macOS, Windows and ARM64 runners (asset names, the Windows zip): act takes RUNNER_OS
+  and RUNNER_ARCH from the host and ignores --env for them. The release-ref cases next to them (download,
+  pinned sha256, tool cache, build fallback, and the attacks on them in test_binary_pinning.py, each on its
+  own copy of the action) would run under act given `--env GITHUB_ACTION_REF=v1.2.3`, at about 3 s per act
+  run against about 0.1 s here;
+- run the resolver under macOS's bash 3.2 and BSD tools, on a real macOS runner with only a venv (ci.yml's
+  `action-scripts-macos` job);
+- read the log as the binary printed it: act and the runner replace every secret with `***`, so there a token
+  that hf-deploy printed would go unseen; here the tests check that each token was `::add-mask::`ed first and
+  appears nowhere else (test_action_deploy.py);
+- fail on an unknown input, which the runner only warns about.
+
 What it reproduces (and what a test would miss without it):
 - inputs: `with:` values become strings (YAML `false` -> "false"), defaults fill the rest, unknown inputs
   are an error here (the runner only warns), a missing required input is an error;
@@ -27,7 +42,7 @@ import uuid
 
 import yaml
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+from hfdeploy_testing import REPO_ROOT, parse_github_output, visible
 
 _EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 
@@ -57,11 +72,7 @@ class ActionRun:
     @property
     def log(self) -> str:
         """Everything the steps printed, minus the `::add-mask::` commands the runner consumes."""
-        lines = []
-        for step in self.steps:
-            for text in (step.stdout, step.stderr):
-                lines.extend(line for line in text.splitlines() if not line.startswith("::add-mask::"))
-        return "\n".join(lines)
+        return "\n".join(visible(text) for step in self.steps for text in (step.stdout, step.stderr))
 
     def annotations(self, kind: str) -> list[str]:
         """`::notice::`/`::error::` workflow commands, with their properties stripped."""
@@ -117,32 +128,6 @@ def _stringify(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def parse_github_output(text: str) -> dict[str, str]:
-    """$GITHUB_OUTPUT / $GITHUB_ENV syntax: `key=value` lines and `key<<DELIMITER` blocks."""
-    result: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if not line:
-            continue
-        eq = line.find("=")
-        heredoc = line.find("<<")
-        if heredoc != -1 and (eq == -1 or heredoc < eq):
-            key, delimiter = line[:heredoc], line[heredoc + 2:]
-            body = []
-            for inner in lines:
-                if inner == delimiter:
-                    break
-                body.append(inner)
-            else:
-                raise ValueError(f"unterminated heredoc for {key!r} in a GitHub file command")
-            result[key] = "\n".join(body)
-        elif eq != -1:
-            result[line[:eq]] = line[eq + 1:]
-        else:
-            raise ValueError(f"invalid line in a GitHub file command: {line!r}")
-    return result
 
 
 class CompositeAction:
@@ -253,3 +238,25 @@ class CompositeAction:
                           for name, spec in (self.spec.get("outputs") or {}).items()}
         summary = summary_file.read_text(encoding="utf-8") if summary_file.exists() else ""
         return ActionRun(returncode, action_outputs, results, summary, masks)
+
+
+def base_env(runner_dirs, **extra: str) -> dict[str, str]:
+    """A job environment like a hosted runner's, built from scratch (nothing leaks in from the caller's
+    environment, in particular no HF_DEPLOY_BIN or token)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(runner_dirs["home"]),
+        "GITHUB_WORKSPACE": str(runner_dirs["workspace"]),
+        "GITHUB_REPOSITORY": "octo-org/octo-app",
+        "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+        "GITHUB_RUN_ID": "4242",
+        "RUNNER_OS": "Linux",
+        "RUNNER_ARCH": "X64",
+        "RUNNER_TEMP": str(runner_dirs["temp"]),
+        "RUNNER_TOOL_CACHE": str(runner_dirs["toolcache"]),
+    }
+    for key in ("CARGO_HOME", "RUSTUP_HOME"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    env.update(extra)
+    return env

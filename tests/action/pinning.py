@@ -9,7 +9,7 @@ from __future__ import annotations
 import pathlib
 import shutil
 
-from composite import REPO_ROOT
+from hfdeploy_testing import REPO_ROOT
 
 
 def action_copy(dest: pathlib.Path) -> pathlib.Path:

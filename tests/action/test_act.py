@@ -13,8 +13,7 @@ import sys
 
 import pytest
 
-from composite import REPO_ROOT
-from conftest import WRITE_TOKEN
+from hfdeploy_testing import REPO_ROOT, WRITE_TOKEN
 
 WORKFLOW = "tests/action/act-workflow.yml"
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 
 import pytest
 import yaml
 from huggingface_hub import HfApi
 
-from conftest import READ_TOKEN, WRITE_TOKEN, base_env
+from composite import base_env
+from hfdeploy_testing import READ_TOKEN, WRITE_TOKEN
 
 OUTPUTS = {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url"}
 
@@ -26,20 +26,6 @@ repo_type: 'space'
 private: false
 space_sdk: 'gradio'
 """
-
-
-def journal(emulator) -> list[dict]:
-    with urllib.request.urlopen(emulator.url + "/_emulator/journal", timeout=10) as resp:
-        return json.load(resp)
-
-
-def mutations(emulator) -> int:
-    return sum(1 for entry in journal(emulator) if entry["mutating"])
-
-
-def secrets_of(emulator, repo_id: str) -> dict:
-    with urllib.request.urlopen(f"{emulator.url}/_emulator/spaces/{repo_id}/secrets", timeout=10) as resp:
-        return json.load(resp)
 
 
 def with_secrets(block: str, secrets: dict[str, str]) -> dict:
@@ -58,7 +44,9 @@ def job(action, hf_deploy_bin, emulator, runner_dirs):
             path = workspace / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content)
-        env = base_env(runner_dirs, HF_ENDPOINT=emulator.url, HF_DEPLOY_BIN=hf_deploy_bin, **env_extra)
+        # The emulator's Spaces run after a poll or two: no need for the real Hub's 2 s interval.
+        env = base_env(runner_dirs, HF_ENDPOINT=emulator.url, HF_DEPLOY_BIN=hf_deploy_bin,
+                       HF_DEPLOY_POLL_INTERVAL_MS="100", **env_extra)
         result = action.run(inputs, workspace=workspace, env=env, timeout=300)
         for token in tokens:
             # On a runner the binary masks every token before printing anything (AGENTS.md).
@@ -146,24 +134,24 @@ def test_private_space_with_proxy(job, emulator, hub, unique):
     assert out["proxy_url"].startswith("http")
     assert hub.repo_info(f"alice/{unique}", repo_type="space").private is True
     # proxy_hf_token reached the binary as HF_DEPLOY_PROXY_HF_TOKEN and became the proxy's secret.
-    assert secrets_of(emulator, out["proxy_repo_id"]).get("PROXY_HF_TOKEN") == proxy_token
+    assert emulator.secret(out["proxy_repo_id"], "PROXY_HF_TOKEN") == proxy_token
 
 
 def test_dry_run_changes_nothing(job, emulator, unique):
-    before = mutations(emulator)
+    before = emulator.mutations()
     result = job({"huggingface_repo": f"alice/{unique}", "hf_token": WRITE_TOKEN, "dry_run": "true"}, GRADIO_APP)
     assert result.returncode == 0, result.log
     assert_outputs_contract(result.outputs)
-    assert mutations(emulator) == before
+    assert emulator.mutations() == before
 
 
 def test_empty_token_is_an_auth_error_and_changes_nothing(job, emulator, unique):
     # A fork pull request gets an empty string for `${{ secrets.HF_TOKEN }}`.
-    before = mutations(emulator)
+    before = emulator.mutations()
     result = job({"huggingface_repo": f"alice/{unique}", "hf_token": ""}, GRADIO_APP, tokens=())
     assert result.returncode == 3, result.log
     assert "HF_TOKEN" in result.log or "hf_token" in result.log
-    assert mutations(emulator) == before
+    assert emulator.mutations() == before
 
 
 def test_inputs_are_data_not_shell(job, runner_dirs, unique):

@@ -7,7 +7,8 @@ import re
 import pytest
 import yaml
 
-from composite import REPO_ROOT, CompositeAction, Context, ExpressionError, parse_github_output
+from composite import CompositeAction, Context, ExpressionError
+from hfdeploy_testing import REPO_ROOT, parse_github_output
 
 SPEC = yaml.safe_load((REPO_ROOT / "action.yml").read_text(encoding="utf-8"))
 LEGACY_INPUTS = {"huggingface_repo", "hf_token", "repo_type", "space_sdk", "private"}

@@ -10,7 +10,6 @@ import http.server
 import io
 import os
 import pathlib
-import socket
 import stat
 import subprocess
 import tarfile
@@ -18,7 +17,8 @@ import threading
 
 import pytest
 
-from composite import REPO_ROOT, CompositeAction
+from composite import CompositeAction
+from hfdeploy_testing import REPO_ROOT, free_port
 from pinning import action_copy, pin
 from test_binary_delivery import (  # noqa: F401 (fakes and server are fixtures)
     FAKE_DEPLOY, TOKEN, fakes, job_env, run, server,
@@ -67,9 +67,7 @@ def resolve(action_dir: pathlib.Path, env: dict[str, str]) -> subprocess.Complet
 
 
 def closed_port_url() -> str:
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there
 
 
 class StatusServer:

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import yaml
 
-from composite import REPO_ROOT
+from hfdeploy_testing import REPO_ROOT
 
 SCRIPT = REPO_ROOT / ".github" / "scripts" / "pin-checksums.sh"
 RELEASE = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8"))

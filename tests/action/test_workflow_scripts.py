@@ -10,8 +10,7 @@ import sys
 import pytest
 from huggingface_hub import HfApi
 
-from composite import REPO_ROOT
-from conftest import WRITE_TOKEN
+from hfdeploy_testing import REPO_ROOT, WRITE_TOKEN
 
 SCRIPT = REPO_ROOT / ".github" / "scripts" / "changelog-section.sh"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pathlib
 import re
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from hfdeploy_testing import REPO_ROOT as ROOT
+
 README = ROOT / "README.md"
 
 

@@ -40,7 +40,7 @@ def documented(title: str, where_column: str) -> set[tuple[str, str]]:
 def requirement_files():
     for path in sorted(ROOT.glob("**/*requirements*.txt")):
         rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith(("target/", ".venv", "crates/proxy/target/", "node_modules/")) or "/.venv" in rel:
+        if rel.startswith(("target/", ".venv", "crates/proxy/target/")) or "/.venv" in rel:
             continue
         yield rel, path
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
 import shlex
 import subprocess
-import sys
 
 import pytest
 
-from readme import ROOT, section
-
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from support import binary, start_emulator  # noqa: E402
+from hfdeploy_testing import WRITE_TOKEN, MissingBinary, binary, start_emulator
+from readme import section
 
 TOKEN = "hf_readme_write"
 
@@ -33,36 +31,21 @@ def cli_lines(title: str) -> list[str]:
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
     try:
-        path = binary("HUB_EMULATOR_BIN", "hub-emulator")
-        binary("HF_DEPLOY_BIN", "hf-deploy")
-    except RuntimeError as err:
+        path = binary("hub-emulator")
+        binary("hf-deploy")
+    except MissingBinary as err:
         pytest.skip(str(err))
-    emu = start_emulator_for_readme(path, tmp_path_factory.mktemp("readme-emu"))
+    # The README's examples name `my-user` and `my-org`; the emulator gets exactly those accounts.
+    emu = start_emulator(tmp_path_factory.mktemp("readme-emu"), path=path,
+                         users=(f"my-user:{TOKEN}:write", f"alice:{WRITE_TOKEN}:write"), orgs=("my-org:my-user",))
     yield emu
     emu.stop()
-
-
-def start_emulator_for_readme(path: str, data_dir: pathlib.Path):
-    # The README's examples name `my-user` and `my-org`; the emulator gets exactly those accounts.
-    import re as _re
-    from support import Emulator
-
-    process = subprocess.Popen(
-        [path, "--listen", "127.0.0.1:0", "--user", f"my-user:{TOKEN}:write", "--user",
-         "alice:hf_alice_write:write", "--org", "my-org:my-user", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    match = _re.fullmatch(r"listening on (http://\S+)", line)
-    assert match, f"hub-emulator did not start: {line!r}"
-    return Emulator(process=process, url=match.group(1))
 
 
 def run_line(line: str, emulator, cwd: pathlib.Path, token: str = TOKEN) -> subprocess.CompletedProcess:
     argv = shlex.split(line)
     env = {
-        "PATH": f"{pathlib.Path(binary('HF_DEPLOY_BIN', 'hf-deploy')).parent}:{os.environ.get('PATH', '')}",
+        "PATH": f"{pathlib.Path(binary('hf-deploy')).parent}:{os.environ.get('PATH', '')}",
         "HOME": str(cwd),
         "HF_TOKEN": token,
         "HF_ENDPOINT": emulator.url,
@@ -71,7 +54,7 @@ def run_line(line: str, emulator, cwd: pathlib.Path, token: str = TOKEN) -> subp
     while argv and "=" in argv[0] and not argv[0].startswith("-"):
         key, value = argv.pop(0).split("=", 1)
         env[key] = value.replace("127.0.0.1:PORT", emulator.url.removeprefix("http://"))
-    argv[0] = binary("HF_DEPLOY_BIN", "hf-deploy")
+    argv[0] = binary("hf-deploy")
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -87,8 +70,6 @@ def test_command_line_examples_run_against_the_emulator(emulator, tmp_path):
         assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
         assert TOKEN not in result.stdout + result.stderr
         if "--json" in line:
-            import json
-
             doc = json.loads(result.stdout)
             assert doc["repo_id"] == "my-org/my-model"
 
@@ -98,5 +79,5 @@ def test_emulator_example_deploys(emulator, tmp_path):
     assert lines, "the emulator section shows a deploy against the emulator"
     (tmp_path / "config.json").write_text('{"model_type": "demo"}\n')
     for line in lines:
-        result = run_line(line, emulator, tmp_path, token="hf_alice_write")
+        result = run_line(line, emulator, tmp_path, token=WRITE_TOKEN)
         assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"

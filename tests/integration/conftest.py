@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from support import Deployer, Hub, ProxyRunner, binary, start_emulator
+from hfdeploy_testing import WRITE_TOKEN, binary, start_emulator
+from support import Deployer, Hub, ProxyRunner
 
 CASES = ("space-public", "space-private-proxy", "model", "dataset")
 
@@ -52,9 +53,9 @@ def hub(tmp_path_factory):
         yield h
         h.cleanup()
         return
-    emu = start_emulator(binary("HUB_EMULATOR_BIN", "hub-emulator"), tmp_path_factory.mktemp("emu"))
+    emu = start_emulator(tmp_path_factory.mktemp("emu"))
     try:
-        h = Hub(endpoint=emu.url, token="hf_alice_write", emulator=emu, resources_file=resources)
+        h = Hub(endpoint=emu.url, token=WRITE_TOKEN, emulator=emu, resources_file=resources)
         yield h
         h.cleanup()
     finally:
@@ -73,7 +74,7 @@ def workspace(tmp_path):
 
 @pytest.fixture
 def deployer(hub, workspace):
-    return Deployer(binary("HF_DEPLOY_BIN", "hf-deploy"), hub, workspace)
+    return Deployer(binary("hf-deploy"), hub, workspace)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Helpers for the integration suite: the Hub under test, the deployer binary and the proxy."""
+"""Helpers for the integration suite only: the Hub under test, the deployer run as the action runs it, and
+the proxy. What the suites share (binaries, the emulator, GitHub file commands) is in tests/hfdeploy_testing.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 import os
 import pathlib
 import re
-import socket
 import subprocess
 import time
 import urllib.error
@@ -19,55 +19,9 @@ if os.environ.get("HF_TEST_REAL") != "1":
 
 from huggingface_hub import HfApi  # noqa: E402
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+from hfdeploy_testing import Emulator, binary, free_port, parse_github_output, visible  # noqa: E402
+
 PREFIX = os.environ.get("HF_TEST_PREFIX", "hfdeploy-e2e-")
-
-
-def binary(env_name: str, name: str) -> str:
-    """A binary from the environment, else from the cargo target dir (release first)."""
-    explicit = os.environ.get(env_name)
-    if explicit:
-        return explicit
-    for profile in ("debug", "release"):
-        candidate = REPO_ROOT / "target" / profile / name
-        if candidate.exists():
-            return str(candidate)
-    raise RuntimeError(f"{name} not built: run `cargo build -p {name}` or set {env_name}")
-
-
-@dataclasses.dataclass
-class Emulator:
-    process: subprocess.Popen
-    url: str
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-    def get(self, path: str):
-        with urllib.request.urlopen(self.url + path, timeout=10) as resp:
-            return json.load(resp)
-
-    def mutations(self) -> int:
-        return sum(1 for entry in self.get("/_emulator/journal") if entry["mutating"])
-
-    def secret(self, repo_id: str, key: str) -> str | None:
-        return self.get(f"/_emulator/spaces/{repo_id}/secrets").get(key)
-
-
-def start_emulator(path: str, data_dir: pathlib.Path) -> Emulator:
-    process = subprocess.Popen(
-        [path, "--listen", "127.0.0.1:0", "--user", "alice:hf_alice_write:write",
-         "--user", "bob:hf_bob_read:read", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    match = re.fullmatch(r"listening on (http://\S+)", line)
-    if not match:
-        process.kill()
-        raise RuntimeError(f"hub-emulator did not start: {line!r}")
-    return Emulator(process=process, url=match.group(1))
 
 
 class Hub:
@@ -161,37 +115,6 @@ class Deployer:
         return DeployResult(proc.returncode, proc.stdout, proc.stderr, outputs, summary)
 
 
-def visible(text: str) -> str:
-    """What the job log shows: the runner consumes `::add-mask::` lines (they register a secret) and never
-    prints them, so only the rest must be free of the token."""
-    return "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
-
-
-def parse_github_output(text: str) -> dict[str, str]:
-    """Reads $GITHUB_OUTPUT: `key=value` lines and `key<<DELIM` heredocs."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            key, delimiter = line.split("<<", 1)
-            value_lines = []
-            for inner in lines:
-                if inner == delimiter:
-                    break
-                value_lines.append(inner)
-            outputs[key] = "\n".join(value_lines)
-        elif "=" in line:
-            key, value = line.split("=", 1)
-            outputs[key] = value
-    return outputs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ProxyRunner:
     """The proxy Space's app. On the real Hub it runs in the Space; here we start the proxy binary
     with the variables and the secret that the deploy stored in the emulator's proxy Space."""
@@ -214,8 +137,8 @@ class ProxyRunner:
         port = free_port()
         env["PROXY_LISTEN"] = f"127.0.0.1:{port}"
         env["PROXY_PUBLIC_ORIGIN"] = f"http://127.0.0.1:{port}"
-        path = os.environ.get("HF_SPACE_PROXY_BIN") or proxy_binary()
-        self.process = subprocess.Popen([path], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen([binary("hf-space-proxy")], env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
         base = f"http://127.0.0.1:{port}"
         wait_until_healthy(base + "/.proxy/healthz", self.process)
         return base
@@ -224,14 +147,6 @@ class ProxyRunner:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)
-
-
-def proxy_binary() -> str:
-    for profile in ("release", "debug"):
-        candidate = REPO_ROOT / "crates" / "proxy" / "target" / profile / "hf-space-proxy"
-        if candidate.exists():
-            return str(candidate)
-    raise RuntimeError("hf-space-proxy not built: run `cargo build --release --locked` in crates/proxy")
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen, attempts: int = 200) -> None:

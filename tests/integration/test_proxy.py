@@ -9,7 +9,8 @@ import pathlib
 
 import pytest
 
-from support import Deployer, DeployResult, ProxyRunner, binary, http
+from hfdeploy_testing import binary
+from support import Deployer, DeployResult, ProxyRunner, http
 
 pytestmark = pytest.mark.case_space_private_proxy
 
@@ -38,7 +39,7 @@ def deployed(hub, tmp_path_factory) -> Deployed:
     (source / "app.py").write_text(GRADIO_APP)
     repo_id = f"{hub.owner()}/{hub.unique_name('proxy-module')}"
     proxy_repo = f"{repo_id}-proxy"
-    deployer = Deployer(binary("HF_DEPLOY_BIN", "hf-deploy"), hub, workspace)
+    deployer = Deployer(binary("hf-deploy"), hub, workspace)
     hub.register("space", proxy_repo)
     result = deployer.run(source, repo_id, repo_type="space", **inputs())
     assert result.returncode == 0, result.stderr
