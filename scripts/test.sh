@@ -14,7 +14,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 # name:what it runs, in the order of a full run.
 stages=(
   "venvs:the Python venvs (test peers, linters), refreshed only when a requirements file changed"
-  "rust:cargo fmt, clippy and the workspace tests"
+  "rust:cargo fmt, clippy, module cycles and the workspace tests"
   "proxy:the proxy crate alone (its own Cargo.lock): fmt, clippy, tests, release build, Space template lint"
   "bins:the binaries the later stages run (debug hf-deploy and hub-emulator, release hf-space-proxy)"
   "conformance:the official client (newest 2.x and a 0.2x release) against the emulator"
@@ -83,8 +83,9 @@ stage_venvs() {
 }
 
 stage_rust() {
-  step "Rust: format and lints"
+  step "Rust: format, lints, module cycles"
   cargo fmt --all --check
+  python3 scripts/module-cycles.py crates/hub crates/deploy
   cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
   step "Rust: workspace tests"
   cargo test --workspace --all-features --locked

@@ -164,3 +164,39 @@ async fn the_proxy_template_goes_through_the_same_sync() {
         "an unchanged Space and proxy write nothing"
     );
 }
+
+/// `proxy_target_url` gets the proxy's token with every request: a plain-http or non-Space upstream is a
+/// warning (kept for the step summary too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_is_not_an_https_space_is_a_warning() {
+    let emu = emulator().await;
+    let (_dir, path) = source(&[("app.py", b"import gradio\n")]);
+    for (url, warned) in [
+        ("http://api.example.com", true),
+        ("https://api.example.com", true),
+        ("http://alice-app.hf.space", true),
+        ("https://alice-app.hf.space", false),
+    ] {
+        let cfg = config(
+            emu.url(),
+            DeployArgs {
+                huggingface_repo: Some("alice/app".into()),
+                create_proxy: Some("true".into()),
+                proxy_target_url: Some(url.into()),
+                source_dir: Some(path.display().to_string()),
+                dry_run: Some("true".into()),
+                ..DeployArgs::default()
+            },
+        );
+        let reporter = quiet();
+        deploy(&cfg, &secrets(ALICE, Some(BOB_READ)), &fast(), &reporter)
+            .await
+            .expect("dry run");
+        let warnings = reporter.warnings();
+        assert_eq!(
+            warnings.iter().any(|w| w.contains("proxy_target_url")),
+            warned,
+            "{url}: {warnings:?}"
+        );
+    }
+}

@@ -252,6 +252,14 @@ async fn a_new_proxy_token_rewrites_only_the_secret_and_warns_when_it_can_write(
         shown.contains("can write") && shown.contains("read-only token"),
         "{shown}"
     );
+    // The warning, with its fix, reaches the step summary too.
+    assert!(
+        second.summary.contains("#### Warnings")
+            && second.summary.contains("proxy_hf_token is not set")
+            && second.summary.contains("read-only token"),
+        "{}",
+        second.summary
+    );
     assert_eq!(
         emu.space_secret("acme/rot-proxy", "PROXY_HF_TOKEN")
             .as_deref(),

@@ -37,6 +37,7 @@ pub async fn run(args: &DeployArgs, style: Style) -> Result<(), Failure> {
                 let _ = github::write_summary(&summary::render_failure(
                     &failure.message,
                     failure.code(),
+                    &reporter.warnings(),
                 ));
             }
             (outcome, Err(failure))
@@ -69,7 +70,7 @@ fn finished(reporter: &Reporter, outcome: &Outcome, started: Instant) {
         format!("Deployed {} in {took:.1?}.", outcome.repo_id)
     });
     if reporter.style.github {
-        if let Err(e) = github::write_summary(&summary::render(outcome)) {
+        if let Err(e) = github::write_summary(&summary::render(outcome, &reporter.warnings())) {
             reporter.warn(&format!("cannot write the step summary: {e}"));
         }
     }

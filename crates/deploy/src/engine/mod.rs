@@ -138,7 +138,10 @@ async fn make_plan(
                 ));
             }
             let target_url = match &config.target_url {
-                Some(url) => Some(url.clone()),
+                Some(url) => {
+                    warn_about_upstream(ctx, url);
+                    Some(url.clone())
+                }
                 None => target_origin(g)?,
             };
             let rendered: Vec<Arc<LocalFile>> = template::render(&g.repo.id, &id);
@@ -159,6 +162,31 @@ async fn make_plan(
         wait: g.repo.repo_type == RepoType::Space && cfg.wait && !cfg.create_pr,
         proxy,
     })
+}
+
+/// The proxy sends its token with every request it forwards: say so when `proxy_target_url` is not an https
+/// Space of the Hub.
+fn warn_about_upstream(ctx: &Ctx<'_>, url: &str) {
+    let parsed = url::Url::parse(url).ok();
+    let plain = parsed.as_ref().is_some_and(|u| u.scheme() == "http");
+    let space = parsed
+        .as_ref()
+        .and_then(|u| u.host_str())
+        .is_some_and(|h| h.ends_with(".hf.space"));
+    let mut why = Vec::new();
+    if plain {
+        why.push("uses plain http (the token travels unencrypted)");
+    }
+    if !space {
+        why.push("is not a Space (*.hf.space)");
+    }
+    if !why.is_empty() {
+        ctx.reporter.warn(&format!(
+            "proxy_target_url {url} {}: the proxy sends its token (proxy_hf_token) there with every request; \
+             point it at a Space's https://….hf.space URL, or make sure you trust that host",
+            why.join(" and ")
+        ));
+    }
 }
 
 /// The target Space's app URL as the proxy's upstream.

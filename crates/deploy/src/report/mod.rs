@@ -41,15 +41,24 @@ impl Style {
     }
 }
 
-/// The deploy's log.
+/// The deploy's log. Warnings are also kept, for the step summary.
 #[derive(Debug, Clone)]
 pub struct Reporter {
     pub style: Style,
+    warnings: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Reporter {
     pub fn new(style: Style) -> Reporter {
-        Reporter { style }
+        Reporter {
+            style,
+            warnings: Default::default(),
+        }
+    }
+
+    /// Every warning given so far, in order.
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
     }
 
     fn line(&self, text: &str) {
@@ -117,6 +126,9 @@ impl Report for Reporter {
     }
 
     fn warn(&self, line: &str) {
+        if let Ok(mut kept) = self.warnings.lock() {
+            kept.push(line.to_string());
+        }
         if self.style.github {
             self.line(&format!(
                 "::warning title=hf-deploy::{}",

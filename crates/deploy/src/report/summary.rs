@@ -7,12 +7,50 @@ use crate::plan::files::Change;
 /// Rows listed in the summary's file table.
 const MAX_ROWS: usize = 100;
 
+/// Plain text in a table cell or link text: nothing in it is read as Markdown or HTML.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            c if c.is_ascii_punctuation() && !matches!(c, '/' | '-' | '.' | ':' | '_') => {
+                out.push_str(&format!("&#{};", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-/// Markdown for a finished (or dry) deploy.
-pub fn render(outcome: &Outcome) -> String {
+/// A file name as a code span in a table cell: the fence is longer than any run of backticks in the name, so a
+/// name cannot close it and inject Markdown; `|` is escaped for the table.
+fn code(text: &str) -> String {
+    let text = text.replace(['\n', '\r'], " ");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}").replace('|', "\\|")
+}
+
+/// The warnings of the run, as a list (each says what to do).
+fn warnings_section(warnings: &[String]) -> String {
+    if warnings.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from("#### Warnings\n\n");
+    for w in warnings {
+        md.push_str(&format!("- {}\n", cell(w)));
+    }
+    md.push('\n');
+    md
+}
+
+/// Markdown for a finished (or dry) deploy, with the run's warnings.
+pub fn render(outcome: &Outcome, warnings: &[String]) -> String {
     let plan = &outcome.files;
     let mut md = String::new();
     let title = if outcome.dry_run {
@@ -69,8 +107,8 @@ pub fn render(outcome: &Outcome) -> String {
                 };
                 let how = if u.lfs { "LFS" } else { "regular" };
                 md.push_str(&format!(
-                    "| {mark} | `{}` | {} | {how} |\n",
-                    cell(&u.file.path),
+                    "| {mark} | {} | {} | {how} |\n",
+                    code(&u.file.path),
                     bytes(u.file.size)
                 ));
                 rows += 1;
@@ -79,7 +117,7 @@ pub fn render(outcome: &Outcome) -> String {
                 if rows == MAX_ROWS {
                     break;
                 }
-                md.push_str(&format!("| deleted | `{}` | | |\n", cell(d)));
+                md.push_str(&format!("| deleted | {} | | |\n", code(d)));
                 rows += 1;
             }
             let total = plan.uploads.len() + plan.deletes.len();
@@ -89,14 +127,16 @@ pub fn render(outcome: &Outcome) -> String {
             md.push('\n');
         }
     }
+    md.push_str(&warnings_section(warnings));
     md
 }
 
-/// Markdown for a failed deploy.
-pub fn render_failure(message: &str, code: i32) -> String {
+/// Markdown for a failed deploy, with the run's warnings.
+pub fn render_failure(message: &str, code: i32, warnings: &[String]) -> String {
     format!(
-        "### hf-deploy failed (exit code {code})\n\n```\n{}\n```\n",
-        message.replace("```", "'''")
+        "### hf-deploy failed (exit code {code})\n\n```\n{}\n```\n\n{}",
+        message.replace("```", "'''"),
+        warnings_section(warnings)
     )
 }
 
@@ -134,7 +174,8 @@ mod tests {
             files: plan,
             ..Outcome::default()
         };
-        let md = render(&outcome);
+        let md = render(&outcome, &["use a read token".to_string()]);
+        assert!(md.contains("#### Warnings\n\n- use a read token\n"), "{md}");
         assert!(md.starts_with("### hf-deploy: deployed"), "{md}");
         assert!(md.contains("| 1 | 0 | 1 | 0 |"), "{md}");
         assert!(
@@ -143,10 +184,20 @@ mod tests {
         );
         assert!(md.contains("| deleted | `old.txt` | | |"), "{md}");
         assert!(md.contains("`0123456789ab`"), "{md}");
-        let failed = render_failure("bad ``` input", 2);
+        let failed = render_failure("bad ``` input", 2, &[]);
         assert!(
             failed.contains("exit code 2") && !failed.contains("bad ```"),
             "{failed}"
         );
+    }
+
+    /// File names are data: a backtick or `|` in one cannot end its code span or its table cell.
+    #[test]
+    fn file_names_cannot_inject_markdown() {
+        assert_eq!(code("a|b.txt"), "`a\\|b.txt`");
+        assert_eq!(code("x` ![i](http://e) `y"), "``x` ![i](http://e) `y``");
+        assert_eq!(code("``run``"), "``` ``run`` ```");
+        assert_eq!(code("two\nlines"), "`two lines`");
+        assert_eq!(cell("a](http://e)[b"), "a&#93;&#40;http://e&#41;&#91;b");
     }
 }

@@ -17,6 +17,8 @@ use super::{lfs_pointer, names, Content, LocalFile};
 #[derive(Debug, Default)]
 pub struct Problems {
     pub escaping_symlinks: Vec<String>,
+    /// `link → target` where the target is inside the folder but left out by the rules.
+    excluded_targets: Vec<String>,
     pub lfs_pointers: Vec<String>,
     pub bad_names: Vec<String>,
     pub other: Vec<String>,
@@ -25,6 +27,7 @@ pub struct Problems {
 impl Problems {
     pub fn is_empty(&self) -> bool {
         self.escaping_symlinks.is_empty()
+            && self.excluded_targets.is_empty()
             && self.lfs_pointers.is_empty()
             && self.bad_names.is_empty()
             && self.other.is_empty()
@@ -45,6 +48,13 @@ impl Problems {
                 "symlinks that point outside source_dir are refused (the Hub would get files from elsewhere on \
                  this machine): {}; replace them with real files or exclude them",
                 list(&self.escaping_symlinks)
+            ));
+        }
+        if !self.excluded_targets.is_empty() {
+            parts.push(format!(
+                "symlinks whose target is left out of the deploy (.git, .cache/huggingface, include/exclude) are \
+                 refused, so a link cannot publish what the rules keep out: {}; remove the links or exclude them",
+                list(&self.excluded_targets)
             ));
         }
         if !self.lfs_pointers.is_empty() {
@@ -87,6 +97,7 @@ enum Found {
     /// Boxed in its `Arc` from the start: the walk's lists of results stay a few words per file.
     File(Arc<LocalFile>),
     Symlink(String),
+    ExcludedTarget(String),
     Pointer(String),
     BadName(String),
     Other(String),
@@ -117,22 +128,32 @@ fn visit(root: &Path, path: &Path, is_symlink: bool, filter: &PathFilter) -> Opt
     if let Some(why) = names::refusal(&rel) {
         return Some(Found::BadName(why));
     }
-    let mut source = path.to_path_buf();
-    if is_symlink {
-        match std::fs::canonicalize(path) {
-            Ok(target) if target.starts_with(root) => {
-                if target.is_dir() {
-                    return Some(Found::Other(format!(
-                        "{rel} (a symlink to a folder; deploy the folder itself or exclude the link)"
-                    )));
-                }
-                source = target;
-            }
-            Ok(_) => return Some(Found::Symlink(rel)),
-            Err(_) => return Some(Found::Other(format!("{rel} (a broken symlink)"))),
-        }
+    if !is_symlink {
+        return Some(Found::Pending(rel, path.to_path_buf()));
     }
-    Some(Found::Pending(rel, source))
+    Some(follow_link(root, rel, path, filter))
+}
+
+/// The one symlink rule: a link is deployed only when its resolved target is a file inside `root` whose own
+/// path passes the same rules as the link's (`.git`, `.cache/huggingface`, include/exclude). Otherwise a link
+/// would publish what the rules keep out (`notes.txt -> .git/config`).
+fn follow_link(root: &Path, rel: String, path: &Path, filter: &PathFilter) -> Found {
+    let target = match std::fs::canonicalize(path) {
+        Ok(target) => target,
+        Err(_) => return Found::Other(format!("{rel} (a broken symlink)")),
+    };
+    let Ok(target_rel) = relative(root, &target) else {
+        return Found::Symlink(format!("{rel} → {}", target.display()));
+    };
+    if target.is_dir() {
+        return Found::Other(format!(
+            "{rel} (a symlink to a folder; deploy the folder itself or exclude the link)"
+        ));
+    }
+    if names::always_excluded(&target_rel) || !filter.allows(&target_rel) {
+        return Found::ExcludedTarget(format!("{rel} → {target_rel}"));
+    }
+    Found::Pending(rel, target)
 }
 
 /// A found file waiting for its digests.
@@ -356,6 +377,7 @@ pub fn walk(root: &Path, filter: &PathFilter, threads: usize, cache: Option<&Has
             Found::Pending(rel, _) => walked.problems.other.push(format!("{rel} (not hashed)")),
             Found::File(f) => walked.files.push(f),
             Found::Symlink(p) => walked.problems.escaping_symlinks.push(p),
+            Found::ExcludedTarget(p) => walked.problems.excluded_targets.push(p),
             Found::Pointer(p) => walked.problems.lfs_pointers.push(p),
             Found::BadName(p) => walked.problems.bad_names.push(p),
             Found::Other(p) => walked.problems.other.push(p),
@@ -364,6 +386,7 @@ pub fn walk(root: &Path, filter: &PathFilter, threads: usize, cache: Option<&Has
     walked.files.sort_by(|a, b| a.path.cmp(&b.path));
     for list in [
         &mut walked.problems.escaping_symlinks,
+        &mut walked.problems.excluded_targets,
         &mut walked.problems.lfs_pointers,
         &mut walked.problems.bad_names,
         &mut walked.problems.other,
