@@ -451,7 +451,12 @@ mod tests {
             b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n",
         );
         let walked = walk(&root, &PathFilter::default(), 2, None);
-        assert_eq!(walked.problems.escaping_symlinks, ["leak.txt"]);
+        // The link and where it points.
+        let target = outside.path().canonicalize().unwrap().join("secret.txt");
+        assert_eq!(
+            walked.problems.escaping_symlinks,
+            [format!("leak.txt → {}", target.display())]
+        );
         assert_eq!(walked.problems.lfs_pointers, ["model.bin"]);
         let paths: Vec<&str> = walked.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["alias.txt", "inside.txt"]);
