@@ -200,3 +200,54 @@ async fn an_upstream_that_is_not_an_https_space_is_a_warning() {
         );
     }
 }
+
+/// A folder with nothing to deploy is refused (exit 2) before anything remote changes; the message points at
+/// include/exclude only when they are what left nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_to_deploy_names_include_and_exclude_only_when_they_apply() {
+    let emu = emulator().await;
+    let (_dir, path) = source(&[("app.py", b"print(1)\n"), (".git/HEAD", b"ref\n")]);
+    let run = |include: Option<&str>, dir: &std::path::Path| {
+        config(
+            emu.url(),
+            DeployArgs {
+                huggingface_repo: Some("alice/model".into()),
+                repo_type: Some("model".into()),
+                source_dir: Some(dir.display().to_string()),
+                include: include.map(str::to_string),
+                ..DeployArgs::default()
+            },
+        )
+    };
+    let filtered = deploy(
+        &run(Some("*.nothing"), &path),
+        &secrets(ALICE, None),
+        &fast(),
+        &quiet(),
+    )
+    .await
+    .expect_err("nothing left after include");
+    assert_eq!(filtered.failure.code(), 2);
+    assert!(
+        filtered.failure.message.contains("after include/exclude"),
+        "{}",
+        filtered.failure
+    );
+    let (_empty, only_git) = source(&[(".git/HEAD", b"ref\n")]);
+    let empty = deploy(
+        &run(None, &only_git),
+        &secrets(ALICE, None),
+        &fast(),
+        &quiet(),
+    )
+    .await
+    .expect_err("an empty folder");
+    assert_eq!(empty.failure.code(), 2);
+    assert!(
+        empty.failure.message.contains("holds no files to deploy")
+            && !empty.failure.message.contains("include/exclude"),
+        "{}",
+        empty.failure
+    );
+    assert_eq!(emu.mutation_count(), 0);
+}

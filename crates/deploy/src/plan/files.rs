@@ -178,6 +178,15 @@ pub struct Target<'a> {
     pub create_pr: bool,
 }
 
+/// The changed files whose mode preupload must tell: not empty (always regular), not learnt yet.
+fn to_ask<'a>(diff: &Diff<'a>, cache: &ModeCache) -> Vec<&'a Arc<LocalFile>> {
+    diff.changed
+        .iter()
+        .map(|(file, _)| *file)
+        .filter(|f| f.size > 0 && !cache.modes.contains_key(&key(f)))
+        .collect()
+}
+
 /// Builds the plan from the diff: preupload for the modes of changed files (empty files are always regular).
 pub async fn build(
     target: &Target<'_>,
@@ -185,12 +194,7 @@ pub async fn build(
     diff: Diff<'_>,
     cache: &mut ModeCache,
 ) -> Result<FilePlan, Failure> {
-    let ask: Vec<&Arc<LocalFile>> = diff
-        .changed
-        .iter()
-        .map(|(file, _)| *file)
-        .filter(|f| f.size > 0 && !cache.modes.contains_key(&key(f)))
-        .collect();
+    let ask = to_ask(&diff, cache);
     // Chunks go out concurrently (a cold deploy of thousands of files would otherwise wait one round trip
     // per 256 files); samples are read per chunk, so only a few chunks' samples are in memory at once.
     let answers: Vec<Vec<hub::PreuploadResult>> =
@@ -279,6 +283,45 @@ mod tests {
             oid: oid.into(),
             lfs_sha256: lfs.map(Into::into),
         }
+    }
+
+    fn sized(path: &str, size: u64) -> Arc<LocalFile> {
+        Arc::new(LocalFile {
+            size,
+            ..(*local(path, path, path)).clone()
+        })
+    }
+
+    /// The Hub's rule is "larger than 10 MiB": a file of exactly 10 MiB is not surely LFS.
+    #[test]
+    fn only_files_over_10_mib_are_surely_lfs() {
+        let files = vec![
+            sized("exact.bin", ALWAYS_LFS_ABOVE),
+            sized("over.bin", ALWAYS_LFS_ABOVE + 1),
+        ];
+        let d = diff(&files, &[], true);
+        let early = d.always_lfs();
+        let early: Vec<&str> = early.iter().map(|u| u.file.path.as_str()).collect();
+        assert_eq!(early, ["over.bin"]);
+        let estimated = d.estimated();
+        let lfs: Vec<(&str, bool)> = estimated
+            .uploads
+            .iter()
+            .map(|u| (u.file.path.as_str(), u.lfs))
+            .collect();
+        assert_eq!(lfs, [("exact.bin", false), ("over.bin", true)]);
+    }
+
+    /// Empty files are always regular: preupload is not asked about them.
+    #[test]
+    fn empty_files_are_not_asked_about() {
+        let files = vec![sized("empty", 0), sized("one", 1)];
+        let d = diff(&files, &[], true);
+        let asked: Vec<&str> = to_ask(&d, &ModeCache::default())
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(asked, ["one"]);
     }
 
     #[test]

@@ -145,6 +145,10 @@ mod tests {
     fn lists_keep_brace_alternatives() {
         assert_eq!(split_list("*.{py,txt}, a\nb,,"), ["*.{py,txt}", "a", "b"]);
         assert_eq!(split_list("[,]x,y"), ["[,]x", "y"]);
+        // A brace inside a character class is a literal: it neither opens nor closes an alternative.
+        assert_eq!(split_list("[{]a,b"), ["[{]a", "b"]);
+        assert_eq!(split_list("{[}]a,b},c"), ["{[}]a,b}", "c"]);
+        assert_eq!(split_list("[[,]x,y"), ["[[,]x", "y"]);
         let f = PathFilter::new(Some("*.{py,txt}"), None).unwrap();
         assert!(f.allows("a.py") && f.allows("b/c.txt") && !f.allows("d.md"));
     }
