@@ -15,7 +15,7 @@ from huggingface_hub import HfApi
 from composite import base_env
 from hfdeploy_testing import READ_TOKEN, WRITE_TOKEN
 
-OUTPUTS = {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url"}
+OUTPUTS = {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url", "commit_sha", "pr_url"}
 
 # The `with:` block of hugging-push's README (backendcloud/hugging-push, v0.2.3), keys and values as
 # published, including `huggingface_repo` left commented out so that its default applies.
@@ -70,6 +70,9 @@ def assert_outputs_contract(outputs: dict[str, str]):
     assert outputs["proxy_enabled"] in ("true", "false")
     if outputs["proxy_enabled"] == "false":
         assert outputs["proxy_repo_id"] == "" and outputs["proxy_url"] == ""
+    # No pull request unless asked; a commit id whenever something changed.
+    assert outputs["pr_url"] == ""
+    assert outputs["commit_sha"] == "" or len(outputs["commit_sha"]) == 40
 
 
 def test_space_deploy_sets_the_six_outputs(job, hub, unique):

@@ -12,7 +12,7 @@ from hfdeploy_testing import REPO_ROOT, parse_github_output
 
 SPEC = yaml.safe_load((REPO_ROOT / "action.yml").read_text(encoding="utf-8"))
 LEGACY_INPUTS = {"huggingface_repo", "hf_token", "repo_type", "space_sdk", "private"}
-OUTPUTS = {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url"}
+OUTPUTS = {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url", "commit_sha", "pr_url"}
 # Tokens have their own variable names (docs/contracts.md); every other input is HF_DEPLOY_<NAME>.
 SECRET_ENV = {"hf_token": "HF_TOKEN", "proxy_hf_token": "HF_DEPLOY_PROXY_HF_TOKEN"}
 # https://github.com/feathericons/feather, the icon set Marketplace branding accepts (the ones we might use).

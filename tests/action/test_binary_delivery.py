@@ -191,7 +191,7 @@ def test_release_ref_downloads_verifies_and_caches(pinned, runner_dirs, fakes, s
     first = run(action, runner_dirs, env)
     assert first.returncode == 0, first.log
     assert first.outputs["repo_id"] == "fake/demo"
-    assert set(first.outputs) == {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url"}
+    assert set(first.outputs) == {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url", "commit_sha", "pr_url"}
     assert fakes["marker"].exists()
     assert server.requests == [f"/v1.2.3/{asset}"], "only the archive: its sha256 is pinned in the checkout"
     assert "sha256 verified" in first.log

@@ -187,7 +187,7 @@ def test_bad_input_exits_2_and_changes_nothing(hub, deployer, workspace, name):
     assert result.returncode == 2
     assert "repo_type" in result.stderr
     assert "::error" in result.stdout
-    assert set(result.outputs) == {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url"}
+    assert set(result.outputs) == {"repo_id", "repo_url", "space_url", "proxy_enabled", "proxy_repo_id", "proxy_url", "commit_sha", "pr_url"}
     if hub.emulator:
         assert hub.emulator.mutations() == before
 

@@ -84,7 +84,7 @@ pub struct DeployArgs {
     /// Spaces: wait until the Space runs [default: true].
     #[arg(long, env = "HF_DEPLOY_WAIT", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub wait: Option<String>,
-    /// Seconds to wait for the Space [default: 900].
+    /// How long to wait for the Space: seconds, or a duration like 15m [default: 900].
     #[arg(long, env = "HF_DEPLOY_WAIT_TIMEOUT", value_name = "SECONDS")]
     pub wait_timeout: Option<String>,
     /// Reuse the digests of files unchanged since the last run from this machine's cache (`HF_DEPLOY_CACHE_DIR`,
@@ -124,7 +124,8 @@ pub struct DemoArgs {
     pub json: bool,
 }
 
-/// Parses `30m`, `6h`, `2d`, `90s` (a whole number and one unit).
+/// Parses `30m`, `6h`, `2d`, `90s` or plain seconds (`900`): a whole number and at most one unit. The one
+/// duration syntax of every input and flag.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -135,7 +136,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         format!("{text:?} is not a duration: use a number and a unit, like 30m, 6h or 2d")
     })?;
     let seconds = match unit {
-        "s" => 1,
+        "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
@@ -172,7 +173,9 @@ mod tests {
         assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(6 * 3600)));
         assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(2 * 86_400)));
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        for bad in ["", "6", "h", "6x", "-1h", "1.5h", "99999999999999999999d"] {
+        // Plain seconds, as wait_timeout always took them.
+        assert_eq!(parse_duration("900"), Ok(Duration::from_secs(900)));
+        for bad in ["", "h", "6x", "-1h", "1.5h", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

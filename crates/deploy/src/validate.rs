@@ -145,11 +145,13 @@ fn check_wait_timeout(raw: Option<&str>) -> Result<Duration, Failure> {
     let Some(raw) = raw else {
         return Ok(Duration::from_secs(900));
     };
-    match raw.parse::<u64>() {
-        Ok(secs) if (1..=MAX_WAIT_TIMEOUT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
-        _ => Err(Failure::input(format!(
-            "wait_timeout: {raw:?} is not a number of seconds between 1 and {MAX_WAIT_TIMEOUT_SECS}"
+    match crate::cli::parse_duration(raw) {
+        Ok(d) if (1..=MAX_WAIT_TIMEOUT_SECS).contains(&d.as_secs()) => Ok(d),
+        Ok(_) => Err(Failure::input(format!(
+            "wait_timeout: {raw:?} is not between 1 and {MAX_WAIT_TIMEOUT_SECS} seconds (6h); use seconds or a \
+             duration like 15m"
         ))),
+        Err(why) => Err(Failure::input(format!("wait_timeout: {why}"))),
     }
 }
 
@@ -455,6 +457,29 @@ mod tests {
             let err = validate(&a, &no_env).unwrap_err();
             assert_eq!(err.code(), 2);
             assert!(err.message.starts_with(input), "{input}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn wait_timeout_takes_seconds_or_a_duration() {
+        let with = |t: &str| {
+            validate(
+                &DeployArgs {
+                    wait_timeout: Some(t.into()),
+                    ..args("alice/app")
+                },
+                &no_env,
+            )
+        };
+        assert_eq!(with("900").unwrap().wait_timeout, Duration::from_secs(900));
+        assert_eq!(with("15m").unwrap().wait_timeout, Duration::from_secs(900));
+        assert_eq!(
+            with("6h").unwrap().wait_timeout,
+            Duration::from_secs(6 * 3600)
+        );
+        for bad in ["0", "7h", "abc", "1.5h"] {
+            let err = with(bad).unwrap_err();
+            assert!(err.message.starts_with("wait_timeout:"), "{err}");
         }
     }
 

@@ -664,6 +664,43 @@ async fn create_pr_opens_a_pull_request_and_leaves_the_branch_alone() {
     );
 }
 
+/// A pull request is reported as one: the last line, the step summary and the `pr_url`/`commit_sha` outputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_pr_is_reported_as_a_pull_request_with_its_outputs() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("a.txt", b"one\n")]);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/pr-report")
+            .input("repo_type", "model")
+            .input("source_dir", &src.display().to_string())
+    };
+    let first = deploy().run().await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.outputs["pr_url"], "", "no pull request: empty");
+    assert_eq!(first.outputs["commit_sha"].len(), 40, "{:?}", first.outputs);
+    std::fs::write(src.join("a.txt"), b"two\n").expect("write");
+    let run = deploy().input("create_pr", "true").run().await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let pr = &run.outputs["pr_url"];
+    assert!(pr.contains("/discussions/"), "{:?}", run.outputs);
+    assert_eq!(run.outputs["commit_sha"].len(), 40, "{:?}", run.outputs);
+    assert!(
+        run.stdout.contains(&format!("Opened pull request {pr}"))
+            && !run.stdout.contains("Deployed "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.summary.contains("pull request opened") && run.summary.contains(pr.as_str()),
+        "{}",
+        run.summary
+    );
+    let noop = deploy().input("create_pr", "true").run().await;
+    assert_eq!(noop.code, 0, "{}", noop.stderr);
+}
+
 /// Waits until every file under `root` changed more than the hash cache's racy window ago (it never stores a
 /// file modified within 100 ms of the run that hashed it).
 fn settle(root: &std::path::Path) {

@@ -251,3 +251,31 @@ async fn nothing_to_deploy_names_include_and_exclude_only_when_they_apply() {
     );
     assert_eq!(emu.mutation_count(), 0);
 }
+
+/// A Space still building at `wait_timeout` fails with the time rounded to whole seconds and its page's URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_timeout_names_the_spaces_page_and_a_round_time() {
+    let emu = emulator_with(|b| b.build_polls(1_000_000)).await;
+    let (_dir, path) = source(&[("index.html", b"<p>hi</p>\n")]);
+    let cfg = config(
+        emu.url(),
+        DeployArgs {
+            huggingface_repo: Some("alice/slow".into()),
+            space_sdk: Some("static".into()),
+            wait_timeout: Some("1s".into()),
+            source_dir: Some(path.display().to_string()),
+            ..DeployArgs::default()
+        },
+    );
+    let stopped = deploy(&cfg, &secrets(ALICE, None), &fast(), &quiet())
+        .await
+        .expect_err("still building");
+    let text = stopped.failure.to_string();
+    assert!(text.contains("after 1s (wait_timeout)"), "{text}");
+    assert!(
+        text.contains(&format!("{}/spaces/alice/slow", emu.url())),
+        "{text}"
+    );
+    assert_eq!(stopped.outcome.repo_id, "alice/slow");
+    assert!(stopped.outcome.commit_sha.is_some(), "the commit was made");
+}

@@ -59,8 +59,13 @@ pub async fn run(args: &DeployArgs, style: Style) -> Result<(), Failure> {
 /// The last line, the step summary and the `--json` result of a deploy that ended well.
 fn finished(reporter: &Reporter, outcome: &Outcome, started: Instant) {
     let took = started.elapsed();
-    reporter.info(&if outcome.dry_run {
+    let mut line = if outcome.dry_run {
         format!("Dry run: nothing was changed ({took:.1?}).")
+    } else if let Some(pr) = &outcome.pr_url {
+        format!(
+            "Opened pull request {pr} on {} in {took:.1?}.",
+            outcome.repo_id
+        )
     } else if !outcome.changed {
         format!(
             "{} is already up to date: no commit ({took:.1?}).",
@@ -68,7 +73,15 @@ fn finished(reporter: &Reporter, outcome: &Outcome, started: Instant) {
         )
     } else {
         format!("Deployed {} in {took:.1?}.", outcome.repo_id)
-    });
+    };
+    // Where to look next: the app, and the proxy in front of it.
+    if !outcome.space_url.is_empty() && outcome.pr_url.is_none() {
+        line.push_str(&format!(" App: {}", outcome.space_url));
+    }
+    if outcome.proxy_enabled && !outcome.proxy_url.is_empty() {
+        line.push_str(&format!(" Proxy: {}", outcome.proxy_url));
+    }
+    reporter.info(&line);
     if reporter.style.github {
         if let Err(e) = github::write_summary(&summary::render(outcome, &reporter.warnings())) {
             reporter.warn(&format!("cannot write the step summary: {e}"));

@@ -50,11 +50,13 @@ pub enum WaitError {
         message: Option<String>,
         logs: Vec<String>,
     },
-    #[error("the Space {repo} was still {stage} after {waited:?} (wait_timeout); it may still start: check its page, or raise wait_timeout")]
+    #[error("the Space {repo} was still {stage} after {}s (wait_timeout); it may still start: check {page}, or raise wait_timeout", .waited.as_secs_f64().round())]
     Timeout {
         repo: String,
         stage: SpaceStage,
         waited: Duration,
+        /// The Space's page on the Hub.
+        page: String,
     },
     #[error("reading the runtime of the Space {repo}: {source}")]
     Hub { repo: String, source: HubError },
@@ -138,6 +140,7 @@ pub async fn wait_for_space(
                 repo: repo.to_string(),
                 stage: runtime.stage,
                 waited: now - start,
+                page: client.repo_url(&hub::RepoRef::space(repo.clone())),
             });
         }
         tokio::time::sleep(opts.interval.min(deadline - now)).await;

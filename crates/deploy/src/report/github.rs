@@ -12,8 +12,8 @@ pub fn escape_data(text: &str) -> String {
         .replace('\n', "%0A")
 }
 
-/// The six outputs, in a fixed order, always all present.
-pub fn outputs(outcome: &Outcome) -> [(&'static str, String); 6] {
+/// The outputs, in a fixed order, always all present.
+pub fn outputs(outcome: &Outcome) -> [(&'static str, String); 8] {
     [
         ("repo_id", outcome.repo_id.clone()),
         ("repo_url", outcome.repo_url.clone()),
@@ -21,6 +21,8 @@ pub fn outputs(outcome: &Outcome) -> [(&'static str, String); 6] {
         ("proxy_enabled", outcome.proxy_enabled.to_string()),
         ("proxy_repo_id", outcome.proxy_repo_id.clone()),
         ("proxy_url", outcome.proxy_url.clone()),
+        ("commit_sha", outcome.commit_sha.clone().unwrap_or_default()),
+        ("pr_url", outcome.pr_url.clone().unwrap_or_default()),
     ]
 }
 
@@ -49,7 +51,7 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())
 }
 
-/// Appends the six outputs to `$GITHUB_OUTPUT` when it is set.
+/// Appends the outputs to `$GITHUB_OUTPUT` when it is set.
 pub fn write_outputs(outcome: &Outcome) -> std::io::Result<()> {
     match std::env::var_os("GITHUB_OUTPUT") {
         Some(path) if !path.is_empty() => {

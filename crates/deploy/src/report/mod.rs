@@ -140,7 +140,7 @@ impl Report for Reporter {
     }
 }
 
-/// The result of a deploy: the six action outputs plus what `--json` adds.
+/// The result of a deploy: the action outputs plus what `--json` adds.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
     pub repo_id: String,

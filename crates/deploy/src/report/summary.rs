@@ -55,6 +55,8 @@ pub fn render(outcome: &Outcome, warnings: &[String]) -> String {
     let mut md = String::new();
     let title = if outcome.dry_run {
         "hf-deploy: dry run (nothing changed)"
+    } else if outcome.pr_url.is_some() {
+        "hf-deploy: pull request opened"
     } else if outcome.changed {
         "hf-deploy: deployed"
     } else {
