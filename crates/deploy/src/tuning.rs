@@ -36,6 +36,8 @@ pub struct Tuning {
     pub poll_interval: Duration,
     /// After a commit, how long a settled stage may still be the previous build's.
     pub commit_grace: Duration,
+    /// How often a long phase (uploads, the Space wait) reports progress in logs without a terminal.
+    pub progress_every: Duration,
     pub commit_limits: CommitLimits,
 }
 
@@ -47,6 +49,7 @@ impl Default for Tuning {
             part_concurrency: hub::DEFAULT_PART_CONCURRENCY,
             poll_interval: Duration::from_secs(2),
             commit_grace: Duration::from_secs(20),
+            progress_every: Duration::from_secs(10),
             commit_limits: CommitLimits::default(),
         }
     }
@@ -82,6 +85,7 @@ impl Tuning {
             upload_concurrency: count("HF_DEPLOY_UPLOAD_CONCURRENCY", d.upload_concurrency),
             part_concurrency: count("HF_DEPLOY_PART_CONCURRENCY", d.part_concurrency),
             poll_interval: millis("HF_DEPLOY_POLL_INTERVAL_MS", d.poll_interval),
+            progress_every: millis("HF_DEPLOY_PROGRESS_INTERVAL_MS", d.progress_every),
             commit_grace: env("HF_DEPLOY_COMMIT_GRACE_MS")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map_or(d.commit_grace, Duration::from_millis),

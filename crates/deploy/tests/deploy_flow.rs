@@ -904,3 +904,63 @@ async fn a_hash_cache_inside_source_dir_is_left_out_of_the_deploy() {
     );
     assert_tree(&url, &repo(RepoType::Model, "alice/home"), &files).await;
 }
+
+/// An unreachable Hub: every retry is said (what failed, the wait) and the final error names the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_visible_and_network_errors_name_the_host() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let (_dir, src) = source(&[("a.txt", b"a\n")]);
+    let run = Deploy::new(&closed, Some(ALICE))
+        .input("huggingface_repo", "alice/unreachable")
+        .input("source_dir", &src.display().to_string())
+        .env("HF_DEPLOY_RETRY_BASE_MS", "1")
+        .run()
+        .await;
+    assert_eq!(run.code, 1, "{}", run.visible());
+    let shown = run.visible();
+    let retries = shown.matches("; retry ").count();
+    assert!(retries >= 3, "each retry is said: {shown}");
+    assert!(shown.contains("whoami failed"), "{shown}");
+    let last = shown
+        .lines()
+        .rfind(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(last.contains(&closed), "the host is named: {last}");
+}
+
+/// Without a terminal, a long LFS upload prints its progress (bytes, rate) at a steady interval, not only when
+/// a file finishes: here the Hub takes its time before reading a 64 MiB body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_lfs_upload_reports_progress_in_ci_logs() {
+    let emu = emulator().await;
+    emu.inject(hub_emulator::FaultRule::parse("PUT /_lfs/ delay=800").expect("fault"));
+    let url = emu.url().to_string();
+    let big = random_bytes(64 << 20, 7);
+    let (_dir, src) = source(&[("weights.bin", &big)]);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/progress")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string())
+        .env("HF_DEPLOY_PROGRESS_INTERVAL_MS", "100")
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.visible());
+    let progress: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("LFS: ") && l.contains(" of 64.0 MiB sent ("))
+        .collect();
+    assert!(progress.len() >= 4, "steady progress lines: {}", run.stdout);
+    // The file starts uploading while preupload runs, but its log follows the plan it belongs to.
+    let plan_at = run.stdout.find("Plan for model alice/progress").expect("plan");
+    let upload_at = run.stdout.find("LFS: ").expect("upload lines");
+    assert!(plan_at < upload_at, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("LFS: 1/1 file(s) uploaded (weights.bin, 64.0 MiB)"),
+        "{}",
+        run.stdout
+    );
+}

@@ -34,6 +34,23 @@ pub(crate) struct Inner {
     pub(crate) token: Option<Token>,
     pub(crate) retry: RetryPolicy,
     pub(crate) part_concurrency: usize,
+    pub(crate) on_retry: Option<RetryObserver>,
+}
+
+/// Called before each retry, so the caller can say what failed and how long it waits.
+pub type RetryObserver = Arc<dyn Fn(&RetryNotice) + Send + Sync>;
+
+/// One retry about to happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryNotice {
+    /// What was being done (`whoami`, `commit`, …).
+    pub what: String,
+    /// The failure, already free of tokens.
+    pub error: String,
+    /// The try that failed (from 1), and how many retries the policy allows in all.
+    pub attempt: u32,
+    pub retries: u32,
+    pub delay: Duration,
 }
 
 impl std::fmt::Debug for HubClient {
@@ -105,6 +122,7 @@ impl HubClient {
                 token,
                 retry: RetryPolicy::default(),
                 part_concurrency: DEFAULT_PART_CONCURRENCY,
+                on_retry: None,
             }),
         })
     }
@@ -117,6 +135,11 @@ impl HubClient {
     /// The same client with another bound on parallel multipart part uploads (min 1).
     pub fn with_part_concurrency(&self, parts: usize) -> HubClient {
         self.rebuild(|inner| inner.part_concurrency = parts.max(1))
+    }
+
+    /// The same client, telling `observer` about every retry before it waits.
+    pub fn with_retry_observer(&self, observer: RetryObserver) -> HubClient {
+        self.rebuild(|inner| inner.on_retry = Some(observer))
     }
 
     /// The same endpoint and settings with another token (e.g. to check a proxy token).
@@ -132,6 +155,7 @@ impl HubClient {
             token: self.inner.token.clone(),
             retry: self.inner.retry.clone(),
             part_concurrency: self.inner.part_concurrency,
+            on_retry: self.inner.on_retry.clone(),
         };
         change(&mut inner);
         HubClient {
@@ -229,7 +253,12 @@ impl HubClient {
             }
         }
         let method = request.method().clone();
-        let path = request.url().path().to_string();
+        // The host too: "connection refused" alone does not say where (never the query: signed URLs).
+        let path = format!(
+            "{}{}",
+            request.url().origin().ascii_serialization(),
+            request.url().path()
+        );
         let response = self
             .inner
             .http
@@ -305,13 +334,15 @@ impl HubClient {
                 return Err(failure.error);
             }
             let delay = policy.delay(tries, failure.wait_hint);
-            tracing::warn!(
-                "{what}: {} — retry {}/{} in {:.1}s",
-                failure.error,
-                tries,
-                policy.max_attempts - 1,
-                delay.as_secs_f64()
-            );
+            if let Some(observer) = &self.inner.on_retry {
+                observer(&RetryNotice {
+                    what: what.to_string(),
+                    error: failure.error.to_string(),
+                    attempt: tries,
+                    retries: policy.max_attempts.saturating_sub(1),
+                    delay,
+                });
+            }
             tokio::time::sleep(delay).await;
         }
     }

@@ -3,6 +3,8 @@
 
 use std::io::SeekFrom;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{stream, Stream, StreamExt, TryStreamExt};
@@ -22,8 +24,42 @@ const READ_CHUNK: usize = 64 << 10;
 /// Chunks read ahead of the socket per body.
 const READ_AHEAD: usize = 16;
 
+/// Told about bytes handed to the socket (positive) and taken back when a try fails and is retried (negative).
+pub type Progress = Arc<dyn Fn(i64) + Send + Sync>;
+
+/// The bytes one try of one body sent, so a failed try can take them back from the progress.
+#[derive(Clone, Default)]
+struct Sent {
+    progress: Option<Progress>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Sent {
+    fn new(progress: &Option<Progress>) -> Sent {
+        Sent {
+            progress: progress.clone(),
+            bytes: Arc::default(),
+        }
+    }
+
+    fn add(&self, n: usize) {
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(p) = &self.progress {
+            p(n as i64);
+        }
+    }
+
+    /// A failed try: what it counted is sent again by the next one.
+    fn take_back(&self) {
+        let n = self.bytes.swap(0, Ordering::Relaxed);
+        if let (Some(p), true) = (&self.progress, n > 0) {
+            p(-(n as i64));
+        }
+    }
+}
+
 /// Streams `len` bytes of `path` from `offset`, never holding more than [`READ_AHEAD`] chunks.
-async fn file_body(path: &Path, offset: u64, len: u64) -> std::io::Result<reqwest::Body> {
+async fn file_body(path: &Path, offset: u64, len: u64, sent: Sent) -> std::io::Result<reqwest::Body> {
     let path = path.to_path_buf();
     let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
         let mut file = std::fs::File::open(path)?;
@@ -34,7 +70,7 @@ async fn file_body(path: &Path, offset: u64, len: u64) -> std::io::Result<reqwes
     })
     .await
     .map_err(std::io::Error::other)??;
-    Ok(reqwest::Body::wrap_stream(chunks(file, len)))
+    Ok(reqwest::Body::wrap_stream(chunks(file, len, sent)))
 }
 
 /// One blocking reader per body fills chunks straight into the buffers that are sent (`tokio::fs::File` would
@@ -42,6 +78,7 @@ async fn file_body(path: &Path, offset: u64, len: u64) -> std::io::Result<reqwes
 fn chunks(
     file: std::fs::File,
     len: u64,
+    sent: Sent,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
     tokio::task::spawn_blocking(move || {
@@ -67,8 +104,16 @@ fn chunks(
             }
         }
     });
-    stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
+    // Counted as the body takes each chunk: what the socket has been given, not what the disk read ahead.
+    stream::unfold(rx, move |mut rx| {
+        let sent = sent.clone();
+        async move {
+            let item = rx.recv().await?;
+            if let Ok(chunk) = &item {
+                sent.add(chunk.len());
+            }
+            Some((item, rx))
+        }
     })
 }
 
@@ -103,8 +148,13 @@ pub(crate) fn part_urls(action: &LfsAction) -> Result<(u64, Vec<(u32, String)>)>
 
 impl HubClient {
     /// Uploads the object's bytes from `source` if the batch answer asked for it
-    /// (a no-op otherwise), then verifies when the Hub wants that.
-    pub async fn upload_lfs(&self, object: &LfsBatchObject, source: &Path) -> Result<()> {
+    /// (a no-op otherwise), then verifies when the Hub wants that. `progress` hears of the bytes as they go.
+    pub async fn upload_lfs(
+        &self,
+        object: &LfsBatchObject,
+        source: &Path,
+        progress: Option<Progress>,
+    ) -> Result<()> {
         let Some(actions) = &object.actions else {
             return Ok(());
         };
@@ -122,9 +172,9 @@ impl HubClient {
             });
         }
         if upload.header.contains_key("chunk_size") {
-            self.upload_multipart(object, upload, source).await?;
+            self.upload_multipart(object, upload, source, &progress).await?;
         } else {
-            self.upload_basic(object, upload, source).await?;
+            self.upload_basic(object, upload, source, &progress).await?;
         }
         if let Some(verify) = &actions.verify {
             let url = self.fix_endpoint(&verify.href);
@@ -148,19 +198,28 @@ impl HubClient {
         object: &LfsBatchObject,
         upload: &LfsAction,
         source: &Path,
+        progress: &Option<Progress>,
     ) -> Result<()> {
         let url = self.fix_endpoint(&upload.href);
         self.run(RetryMode::Idempotent, "LFS upload", || async {
-            let body = file_body(source, 0, object.size)
-                .await
-                .map_err(HubError::from)?;
-            let request = self
-                .request(Method::PUT, &url)
-                .header("content-length", object.size)
-                .body(body);
-            // Pre-signed URL: never send the token there.
-            let response = self.execute(request, false, &[]).await?;
-            drain(response).await
+            let sent = Sent::new(progress);
+            let result = async {
+                let body = file_body(source, 0, object.size, sent.clone())
+                    .await
+                    .map_err(HubError::from)?;
+                let request = self
+                    .request(Method::PUT, &url)
+                    .header("content-length", object.size)
+                    .body(body);
+                // Pre-signed URL: never send the token there.
+                let response = self.execute(request, false, &[]).await?;
+                drain(response).await
+            }
+            .await;
+            if result.is_err() {
+                sent.take_back();
+            }
+            result
         })
         .await
     }
@@ -170,6 +229,7 @@ impl HubClient {
         object: &LfsBatchObject,
         upload: &LfsAction,
         source: &Path,
+        progress: &Option<Progress>,
     ) -> Result<()> {
         let (chunk_size, parts) = part_urls(upload)?;
         let expected = object.size.div_ceil(chunk_size);
@@ -187,22 +247,30 @@ impl HubClient {
             async move {
                 let etag = self
                     .run(RetryMode::Idempotent, "LFS part upload", || async {
-                        let body = file_body(source, offset, len)
-                            .await
-                            .map_err(HubError::from)?;
-                        let request = self
-                            .request(Method::PUT, &url)
-                            .header("content-length", len)
-                            .body(body);
-                        let response = self.execute(request, false, &[]).await?;
-                        let etag = header_str(response.headers(), "etag");
-                        drain(response).await?;
-                        etag.ok_or_else(|| {
-                            HubError::invalid(format!(
-                                "LFS multipart: part {number} answered without an ETag"
-                            ))
-                            .into()
-                        })
+                        let sent = Sent::new(progress);
+                        let result = async {
+                            let body = file_body(source, offset, len, sent.clone())
+                                .await
+                                .map_err(HubError::from)?;
+                            let request = self
+                                .request(Method::PUT, &url)
+                                .header("content-length", len)
+                                .body(body);
+                            let response = self.execute(request, false, &[]).await?;
+                            let etag = header_str(response.headers(), "etag");
+                            drain(response).await?;
+                            etag.ok_or_else(|| {
+                                HubError::invalid(format!(
+                                    "LFS multipart: part {number} answered without an ETag"
+                                ))
+                                .into()
+                            })
+                        }
+                        .await;
+                        if result.is_err() {
+                            sent.take_back();
+                        }
+                        result
                     })
                     .await?;
                 Ok::<_, HubError>((*number, etag))

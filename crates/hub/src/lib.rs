@@ -40,10 +40,11 @@ mod token;
 mod tree;
 
 pub use account::{AccountPlan, OrgMembership, WhoAmI};
-pub use client::{HubClient, DEFAULT_PART_CONCURRENCY};
+pub use client::{HubClient, RetryNotice, RetryObserver, DEFAULT_PART_CONCURRENCY};
 pub use commit::{CommitInfo, CommitOperation, CommitRequest};
 pub use error::{HubError, Result};
 pub use hash::FileHashes;
+pub use lfs_transfer::Progress;
 pub use preupload::{
     LfsBatchObject, LfsObject, PreuploadFile, PreuploadResult, UploadMode, MAX_FILES_PER_REQUEST,
 };

@@ -108,14 +108,14 @@ async fn token_goes_to_verify_but_never_to_transfer_urls() {
         "actions": {"upload": {"href": format!("{url}/put?sig=1")}, "verify": {"href": format!("{url}/verify")}}
     }))
     .unwrap();
-    c.upload_lfs(&basic, &file).await.unwrap();
+    c.upload_lfs(&basic, &file, None).await.unwrap();
     let multi: hub::LfsBatchObject = serde_json::from_value(serde_json::json!({
         "oid": "cd", "size": 3,
         "actions": {"upload": {"href": format!("{url}/complete"), "header": {
             "chunk_size": "2", "00001": format!("{url}/part1"), "00002": format!("{url}/part2")}}}
     }))
     .unwrap();
-    c.upload_lfs(&multi, &file).await.unwrap();
+    c.upload_lfs(&multi, &file, None).await.unwrap();
     let heads = seen.lock().unwrap().clone();
     let line = |h: &String| h.lines().next().unwrap_or_default().to_string();
     let lines: Vec<String> = heads.iter().map(line).collect();

@@ -65,7 +65,7 @@ async fn run(
         is_fallback: secrets.proxy_token.is_none(),
     };
     let ctx = Ctx {
-        client: connect(cfg, token.clone(), tuning)?,
+        client: connect(cfg, token.clone(), tuning, reporter)?,
         cfg,
         tuning,
         reporter,
@@ -94,17 +94,35 @@ async fn run(
     )
     .await?;
     show(&ctx, &plan);
+    syncer.release_log();
     let Gathered { files, head, .. } = gathered;
     execute::run(&ctx, plan, &files, head, syncer, proxy_token.token, outcome).await
 }
 
-fn connect(cfg: &DeployConfig, token: Token, tuning: &Tuning) -> Result<HubClient, Failure> {
+fn connect(
+    cfg: &DeployConfig,
+    token: Token,
+    tuning: &Tuning,
+    reporter: &Reporter,
+) -> Result<HubClient, Failure> {
     let client = HubClient::new(&cfg.endpoint, Some(token))
         .map_err(|e| Failure::input(format!("HF_ENDPOINT: {e}")))?;
     let client = match &tuning.retry {
         Some(policy) => client.with_retry_policy(policy.clone()),
         None => client,
     };
+    // Every retry is said, with what failed and the wait: a slow Hub is visible, not silent.
+    let log = reporter.clone();
+    let client = client.with_retry_observer(Arc::new(move |n: &hub::RetryNotice| {
+        log.info(&format!(
+            "{} failed ({}); retry {} of {} in {:.1}s",
+            n.what,
+            n.error,
+            n.attempt,
+            n.retries,
+            n.delay.as_secs_f64()
+        ));
+    }));
     Ok(client.with_part_concurrency(tuning.part_concurrency))
 }
 

@@ -4,10 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use hub::{HubClient, LfsBatchObject, LfsObject, RepoRef};
+use hub::{HubClient, LfsBatchObject, LfsObject, Progress, RepoRef};
 
 use crate::failure::Failure;
 use crate::plan::files::Upload;
@@ -33,6 +35,8 @@ pub struct LfsTarget<'a> {
     pub repo: &'a RepoRef,
     pub revision: &'a str,
     pub concurrency: usize,
+    /// How often progress is printed without a terminal.
+    pub progress_every: Duration,
 }
 
 /// Where each object's bytes are: oid → (repo path, file).
@@ -53,7 +57,7 @@ pub async fn upload_lfs(
     let (stats, todo) = negotiate(target, &objects, done).await?;
     if todo.is_empty() {
         reporter.info(&format!(
-            "LFS: the Hub already has all {} object(s)",
+            "LFS: the Hub already has all {} object(s): nothing to send",
             stats.skipped
         ));
         return Ok(stats);
@@ -139,7 +143,8 @@ async fn negotiate(
     Ok((stats, todo))
 }
 
-/// The transfers, `target.concurrency` at once; returns the oids sent.
+/// The transfers, `target.concurrency` at once; returns the oids sent. On a terminal the bar moves by bytes;
+/// in logs (CI, pipes) a line every `progress_every` gives bytes, rate and ETA, and one line per finished file.
 async fn transfer(
     target: &LfsTarget<'_>,
     todo: Vec<LfsBatchObject>,
@@ -147,16 +152,18 @@ async fn transfer(
     total_bytes: u64,
     reporter: &Reporter,
 ) -> Result<Vec<String>, Failure> {
-    let bar = reporter.progress(total_bytes, "uploading");
-    // Without a progress bar (CI logs, pipes), a line per finished object, at most about twenty in all.
+    let meter = Arc::new(Meter::new(total_bytes, reporter.progress(total_bytes, "uploading")));
     let total = todo.len();
-    let plain = bar.is_hidden();
-    let step = total.div_ceil(20).max(1);
     let count = AtomicUsize::new(0);
     let count = &count;
-    let finished = stream::iter(todo.into_iter().map(|object| {
+    let bytes_seen: Progress = {
+        let meter = Arc::clone(&meter);
+        Arc::new(move |n| meter.add(n))
+    };
+    let uploads = stream::iter(todo.into_iter().map(|object| {
         let source = sources.get(&object.oid);
-        let bar = bar.clone();
+        let bytes_seen = Arc::clone(&bytes_seen);
+        let plain = meter.plain();
         async move {
             let Some((path, source)) = source else {
                 return Err(Failure::runtime(format!(
@@ -166,14 +173,13 @@ async fn transfer(
             };
             target
                 .client
-                .upload_lfs(&object, source)
+                .upload_lfs(&object, source, Some(bytes_seen))
                 .await
                 .map_err(|e| Failure::hub(&format!("uploading {path}"), e))?;
-            bar.inc(object.size);
             let n = count.fetch_add(1, Ordering::Relaxed) + 1;
-            if plain && (n.checked_rem(step) == Some(0) || n == total) {
+            if plain {
                 reporter.info(&format!(
-                    "LFS: {n}/{total} uploaded ({path}, {})",
+                    "LFS: {n}/{total} file(s) uploaded ({path}, {})",
                     bytes(object.size)
                 ));
             }
@@ -181,8 +187,75 @@ async fn transfer(
         }
     }))
     .buffer_unordered(target.concurrency)
-    .try_collect()
-    .await;
-    bar.finish_and_clear();
+    .try_collect();
+    let finished = if meter.plain() {
+        // A steady heartbeat, so a multi-GB file is not minutes of silence in a CI log.
+        let ticker = async {
+            let mut every = tokio::time::interval(target.progress_every);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                reporter.info(&meter.line());
+            }
+        };
+        tokio::select! {
+            done = uploads => done,
+            () = ticker => unreachable!("the ticker never ends"),
+        }
+    } else {
+        uploads.await
+    };
+    meter.finish();
     finished
+}
+
+/// Bytes sent so far, for the terminal bar and the log lines.
+struct Meter {
+    total: u64,
+    sent: AtomicI64,
+    started: Instant,
+    bar: indicatif::ProgressBar,
+}
+
+impl Meter {
+    fn new(total: u64, bar: indicatif::ProgressBar) -> Meter {
+        Meter {
+            total,
+            sent: AtomicI64::new(0),
+            started: Instant::now(),
+            bar,
+        }
+    }
+
+    fn plain(&self) -> bool {
+        self.bar.is_hidden()
+    }
+
+    fn add(&self, n: i64) {
+        let now = self.sent.fetch_add(n, Ordering::Relaxed) + n;
+        self.bar.set_position(u64::try_from(now).unwrap_or(0));
+    }
+
+    /// `LFS: 12.0 MiB of 64.0 MiB sent (18%), 3.1 MiB/s, about 17s left`.
+    fn line(&self) -> String {
+        let sent = u64::try_from(self.sent.load(Ordering::Relaxed)).unwrap_or(0).min(self.total);
+        let secs = self.started.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 { sent as f64 / secs } else { 0.0 };
+        let left = if rate > 0.0 {
+            format!(", about {:.0}s left", (self.total - sent) as f64 / rate)
+        } else {
+            String::new()
+        };
+        format!(
+            "LFS: {} of {} sent ({}%), {}/s{left}",
+            bytes(sent),
+            bytes(self.total),
+            sent * 100 / self.total.max(1),
+            bytes(rate as u64),
+        )
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }

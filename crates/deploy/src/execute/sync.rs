@@ -12,7 +12,7 @@ use super::lfs::{upload_lfs, LfsTarget};
 use crate::context::Ctx;
 use crate::failure::Failure;
 use crate::plan::files::{self, FilePlan, ModeCache};
-use crate::report::{human, Report};
+use crate::report::{human, Report, Reporter};
 use crate::source::LocalFile;
 
 /// Re-plans after a 412 before giving up.
@@ -44,6 +44,7 @@ pub struct Syncer<'a> {
     description: String,
     modes: ModeCache,
     uploaded: HashSet<String>,
+    early_log: Option<Reporter>,
 }
 
 impl<'a> Syncer<'a> {
@@ -60,6 +61,7 @@ impl<'a> Syncer<'a> {
             description: cfg.commit_description.clone(),
             modes: ModeCache::default(),
             uploaded: HashSet::new(),
+            early_log: None,
         }
     }
 
@@ -98,18 +100,27 @@ impl<'a> Syncer<'a> {
             revision: &self.revision,
             create_pr: self.create_pr,
         };
-        let lfs = LfsTarget {
-            client: &self.ctx.client,
-            repo: &self.repo,
-            revision: &self.revision,
-            concurrency: self.ctx.tuning.upload_concurrency,
-        };
+        let lfs = lfs_target(self.ctx, &self.repo, &self.revision);
+        // The early uploads log after the plan is printed (see `release_log`), in the order a reader expects.
+        let mut log = self.ctx.reporter.held();
         let (plan, sent) = tokio::join!(
             files::build(&target, head, diff, &mut self.modes),
-            upload_lfs(&lfs, &always_lfs, &mut self.uploaded, self.ctx.reporter)
+            upload_lfs(&lfs, &always_lfs, &mut self.uploaded, &log)
         );
+        if sent.is_err() || plan.is_err() {
+            log.release();
+        } else {
+            self.early_log = Some(log);
+        }
         sent?;
         plan
+    }
+
+    /// Prints what the uploads started while planning said; call it once the plan is shown.
+    pub fn release_log(&mut self) {
+        if let Some(mut log) = self.early_log.take() {
+            log.release();
+        }
     }
 
     /// Carries out `first` (or a fresh plan when `None`), re-planning on 412; returns the commits made.
@@ -125,12 +136,7 @@ impl<'a> Syncer<'a> {
         let mut commits = Vec::new();
         let mut replans = 0;
         while !plan.is_empty() {
-            let lfs = LfsTarget {
-                client: &self.ctx.client,
-                repo: &self.repo,
-                revision: &self.revision,
-                concurrency: self.ctx.tuning.upload_concurrency,
-            };
+            let lfs = lfs_target(self.ctx, &self.repo, &self.revision);
             upload_lfs(&lfs, &plan.uploads, &mut self.uploaded, self.ctx.reporter).await?;
             match commit_plan(&self.commit_spec(), &plan).await {
                 Ok(made) => {
@@ -181,6 +187,7 @@ impl<'a> Syncer<'a> {
             .await?;
         let heading = human::plan_heading(&self.repo, &self.revision, self.create_pr, again);
         self.ctx.reporter.show_plan(&heading, &plan);
+        self.release_log();
         Ok(plan)
     }
 
@@ -194,5 +201,16 @@ impl<'a> Syncer<'a> {
             description: &self.description,
             limits: self.ctx.tuning.commit_limits,
         }
+    }
+}
+
+/// Where this branch's LFS objects go (a function of the parts, so the Syncer's own maps stay borrowable).
+fn lfs_target<'s>(ctx: &'s Ctx<'_>, repo: &'s RepoRef, revision: &'s str) -> LfsTarget<'s> {
+    LfsTarget {
+        client: &ctx.client,
+        repo,
+        revision,
+        concurrency: ctx.tuning.upload_concurrency,
+        progress_every: ctx.tuning.progress_every,
     }
 }

@@ -82,7 +82,15 @@ pub fn plan_lines(plan: &FilePlan) -> Vec<String> {
         format!("  {:<10} {:>7}", "updated", c.updated),
         format!("  {:<10} {:>7}", "deleted", c.deleted),
         format!("  {:<10} {:>7}", "unchanged", c.unchanged),
-        format!("  to send: {} ({lfs} via LFS)", bytes(plan.upload_bytes())),
+        // LFS objects the Hub already holds are not sent again: the upload lines say what actually goes.
+        if lfs > 0 {
+            format!(
+                "  changed:   {} ({lfs} via LFS, sent only if the Hub lacks them)",
+                bytes(plan.upload_bytes())
+            )
+        } else {
+            format!("  changed:   {}", bytes(plan.upload_bytes()))
+        },
     ];
     let mut listed = 0;
     for upload in &plan.uploads {

@@ -46,6 +46,8 @@ impl Style {
 pub struct Reporter {
     pub style: Style,
     warnings: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Lines held back until [`Reporter::release`], so work started early logs after the plan it belongs to.
+    held: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 impl Reporter {
@@ -53,6 +55,29 @@ impl Reporter {
         Reporter {
             style,
             warnings: Default::default(),
+            held: None,
+        }
+    }
+
+    /// A reporter whose lines wait until [`Reporter::release`] (no progress bar meanwhile).
+    pub fn held(&self) -> Reporter {
+        Reporter {
+            style: Style {
+                tty: false,
+                ..self.style
+            },
+            warnings: self.warnings.clone(),
+            held: Some(Default::default()),
+        }
+    }
+
+    /// Prints what a [`Reporter::held`] reporter kept, in order, and prints directly from then on.
+    pub fn release(&mut self) {
+        if let Some(held) = self.held.take() {
+            let lines = held.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
+            for line in lines {
+                self.line(&line);
+            }
         }
     }
 
@@ -62,6 +87,12 @@ impl Reporter {
     }
 
     fn line(&self, text: &str) {
+        if let Some(held) = &self.held {
+            if let Ok(mut lines) = held.lock() {
+                lines.push(text.to_string());
+                return;
+            }
+        }
         if self.style.json {
             let _ = writeln!(std::io::stderr().lock(), "{text}");
         } else {

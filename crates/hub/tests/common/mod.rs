@@ -147,7 +147,7 @@ pub async fn upload(
                 .iter()
                 .find(|(o, _)| o.oid == answer.oid)
                 .expect("answer for an asked object");
-            client.upload_lfs(answer, source).await?;
+            client.upload_lfs(answer, source, None).await?;
         }
     }
     if ops.is_empty() {
