@@ -80,7 +80,10 @@ mod tests {
         assert!(text.starts_with("a=1\nb<<HF_DEPLOY_EOF_"));
         assert!(text.contains("\nx\ny\nHF_DEPLOY_EOF_"));
         let all = outputs(&Outcome::default());
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 8);
         assert_eq!(all[3].1, "false");
+        // Always present, empty when they don't apply.
+        assert_eq!((all[6].0, all[6].1.as_str()), ("commit_sha", ""));
+        assert_eq!((all[7].0, all[7].1.as_str()), ("pr_url", ""));
     }
 }
