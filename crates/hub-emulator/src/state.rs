@@ -150,7 +150,7 @@ pub struct SpaceState {
     pub sleep_time: Option<i64>,
     /// The app's loopback origin, `http://127.0.0.1:PORT`.
     pub host: String,
-    pub app: Option<crate::spaceapp::AppHandle>,
+    pub app: Option<crate::space_apps::AppHandle>,
     /// When set, the Space's app listener forwards to this origin instead of the built-in app.
     pub upstream: Option<String>,
     pub builds: u32,

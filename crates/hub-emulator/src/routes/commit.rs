@@ -7,7 +7,7 @@ use crate::app::Ctx;
 use crate::auth;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{FileEntry, RepoType};
-use crate::{spaces_logic, util};
+use crate::{space_stages, util};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -265,7 +265,7 @@ pub async fn commit(
         tree,
     );
     if branch == "main" {
-        spaces_logic::start_build(repo, build_polls);
+        space_stages::start_build(repo, build_polls);
     }
     let base = repo_url(&ctx.base_url, rtype, &repo.id());
     let mut answer = json!({"success": true, "commitOid": oid, "commitUrl": format!("{base}/commit/{oid}"), "hookOutput": ""});

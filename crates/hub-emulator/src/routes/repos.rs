@@ -7,7 +7,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::state::{
     Commit, FileEntry, HubState, KeyValue, Repo, RepoKey, RepoType, SpaceState, Tree,
 };
-use crate::{spaceapp, spaces_logic, util};
+use crate::{space_apps, space_stages, util};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -203,7 +203,7 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
                 })
                 .collect()
         };
-        let app = spaceapp::start(&ctx).map_err(|e| {
+        let app = space_apps::start(&ctx).map_err(|e| {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("could not start the Space app: {e}"),
@@ -217,7 +217,7 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
             stage: "BUILDING",
             error: None,
             polls_left: 0,
-            outcome: spaces_logic::running(),
+            outcome: space_stages::running(),
             hardware: body.hardware.unwrap_or_else(|| "cpu-basic".into()),
             sleep_time: body.sleep_time_seconds,
             host,
@@ -243,7 +243,7 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
     };
     repo.push_commit("initial commit".into(), String::new(), tree);
     let build_polls = st.config.build_polls;
-    spaces_logic::start_build(&mut repo, build_polls);
+    space_stages::start_build(&mut repo, build_polls);
     let mongo = repo.mongo_id.clone();
     st.repos.insert(repo.key(), repo);
     Ok(mutated(json(
@@ -430,12 +430,12 @@ pub fn repo_json(
     }
     if let Some(space) = &repo.space {
         let sdk = commit
-            .and_then(|c| spaces_logic::front_matter_sdk(&c.tree))
+            .and_then(|c| space_stages::front_matter_sdk(&c.tree))
             .unwrap_or_else(|| space.created_sdk.clone());
         v["sdk"] = json!(sdk);
-        v["subdomain"] = json!(spaces_logic::subdomain(&id));
+        v["subdomain"] = json!(space_stages::subdomain(&id));
         v["host"] = json!(space.host);
-        v["runtime"] = spaces_logic::runtime_json(repo, space);
+        v["runtime"] = space_stages::runtime_json(repo, space);
     }
     let _ = (base, st);
     v

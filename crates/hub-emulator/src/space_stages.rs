@@ -1,4 +1,4 @@
-//! The Space stage machine and the runtime object.
+//! The Space stage machine (`BUILDING` → `RUNNING` or an error stage) and the runtime JSON.
 //!
 //! A commit (and a restart) puts a Space in `BUILDING`; after `build_polls` runtime reads it
 //! becomes `RUNNING`, or `CONFIG_ERROR` (README front matter without `sdk`), `NO_APP_FILE` (docker
