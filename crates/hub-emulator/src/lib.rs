@@ -20,18 +20,21 @@
 
 mod app;
 mod auth;
+mod clock;
 pub mod config;
 mod errors;
 pub mod faults;
+mod git_hash;
+mod ids;
 mod journal;
 mod patterns;
+mod query;
 mod routes;
 mod server;
 mod space_apps;
 mod space_stages;
 mod state;
 mod storage;
-mod util;
 
 pub use config::{Config, OrgSpec, Plan, Role, UserSpec};
 pub use faults::{FaultAction, FaultRule, FaultTrigger};

@@ -5,8 +5,8 @@
 //! without `Dockerfile`, static without `index.html`, gradio/streamlit without `app.py`), or
 //! `BUILD_ERROR` (a file named `BUILD_ERROR` in the repo; its text is the error message).
 
+use crate::clock;
 use crate::state::{Content, Outcome, Repo, SpaceState, Tree};
-use crate::util;
 use serde_json::{json, Value};
 
 pub fn running() -> Outcome {
@@ -170,7 +170,7 @@ pub fn runtime_json(repo: &Repo, space: &SpaceState) -> Value {
 /// The build and run logs as SSE `data:` payloads.
 pub fn log_lines(repo: &Repo, space: &SpaceState, kind: &str) -> Vec<String> {
     let sha = repo.head().map(|c| c.id.clone()).unwrap_or_default();
-    let now = util::iso(util::now());
+    let now = clock::iso(clock::now());
     let mut lines = Vec::new();
     if kind == "build" {
         lines.push(format!(

@@ -1,7 +1,7 @@
 //! The Hub's state: users, orgs, repos, commits (tree snapshots) and Space settings.
 
 use crate::config::{Config, Plan, Role};
-use crate::util;
+use crate::{clock, git_hash, ids};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -85,15 +85,15 @@ impl FileEntry {
     pub fn inline(content: Bytes) -> Self {
         FileEntry {
             size: content.len() as u64,
-            oid: util::git_blob_sha1(&content),
+            oid: git_hash::git_blob_sha1(&content),
             content: Content::Inline(content),
         }
     }
     pub fn lfs(sha256: String, size: u64) -> Self {
-        let pointer = util::lfs_pointer(&sha256, size);
+        let pointer = git_hash::lfs_pointer(&sha256, size);
         FileEntry {
             size,
-            oid: util::git_blob_sha1(pointer.as_bytes()),
+            oid: git_hash::git_blob_sha1(pointer.as_bytes()),
             content: Content::Lfs { sha256 },
         }
     }
@@ -216,9 +216,9 @@ impl Repo {
         description: String,
         tree: Tree,
     ) -> String {
-        let date = util::now();
-        let nonce = util::random_hex(16);
-        let id = util::sha1_hex(&[
+        let date = clock::now();
+        let nonce = ids::random_hex(16);
+        let id = git_hash::sha1_hex(&[
             parent.as_deref().unwrap_or("").as_bytes(),
             summary.as_bytes(),
             nonce.as_bytes(),
@@ -289,7 +289,7 @@ pub struct HubState {
 
 impl HubState {
     pub fn new(config: Config) -> Self {
-        let created = util::now();
+        let created = clock::now();
         let mut users = HashMap::new();
         let mut tokens = HashMap::new();
         for u in &config.users {
@@ -299,7 +299,7 @@ impl HubState {
                     name: u.name.clone(),
                     plan: u.plan,
                     created_at: created,
-                    mongo_id: util::random_hex(24),
+                    mongo_id: ids::random_hex(24),
                 },
             );
             tokens.insert(
@@ -320,7 +320,7 @@ impl HubState {
                         name: o.name.clone(),
                         members: o.members.clone(),
                         plan: o.plan,
-                        mongo_id: util::random_hex(24),
+                        mongo_id: ids::random_hex(24),
                     },
                 )
             })

@@ -2,12 +2,12 @@
 
 use super::preupload::{looks_binary, MAX_REGULAR};
 use super::repos::repo_url;
-use super::{body_bytes, caller, json, mutated, query, writable};
+use super::{body_bytes, caller, json, mutated, query_pairs, writable};
 use crate::app::Ctx;
 use crate::auth;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{FileEntry, RepoType};
-use crate::{space_stages, util};
+use crate::{query, space_stages};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -179,8 +179,8 @@ pub async fn commit(
     name: String,
     rev: &str,
 ) -> ApiResult<Response> {
-    let q = query(&req);
-    let create_pr = util::truthy(util::query_get(&q, "create_pr"));
+    let q = query_pairs(&req);
+    let create_pr = query::truthy(query::get(&q, "create_pr"));
     let (parts, body) = req.into_parts();
     // Authenticate before reading a possibly large body.
     {

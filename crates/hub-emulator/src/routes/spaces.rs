@@ -5,7 +5,7 @@ use crate::app::Ctx;
 use crate::auth;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{KeyValue, RepoType, SpaceState};
-use crate::{space_stages, util};
+use crate::{clock, space_stages};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -58,7 +58,7 @@ fn upsert(map: &mut BTreeMap<String, KeyValue>, k: KeyIn) {
         KeyValue {
             value: k.value.unwrap_or_default(),
             description: k.description,
-            updated_at: util::now(),
+            updated_at: clock::now(),
         },
     );
 }
@@ -124,7 +124,7 @@ fn secrets_answer(space: &SpaceState, listing: bool) -> Value {
         .map(|(k, v)| {
             (
                 k.clone(),
-                json!({"description": v.description, "updatedAt": util::iso(v.updated_at)}),
+                json!({"description": v.description, "updatedAt": clock::iso(v.updated_at)}),
             )
         })
         .collect();
@@ -141,7 +141,7 @@ fn variables_answer(space: &SpaceState, _listing: bool) -> Value {
         .variables
         .iter()
         .map(|(k, v)| {
-            let mut e = json!({"value": v.value, "updatedAt": util::iso(v.updated_at)});
+            let mut e = json!({"value": v.value, "updatedAt": clock::iso(v.updated_at)});
             if let Some(d) = &v.description {
                 e["description"] = json!(d);
             }
