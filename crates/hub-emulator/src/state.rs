@@ -1,4 +1,5 @@
-//! The Hub's state: users, orgs, repos, commits (tree snapshots) and Space settings.
+//! The Hub's state: users, orgs, repos, commits (tree snapshots), Space settings and the handles
+//! of the Space app listeners.
 
 use crate::config::{Config, Plan, Role};
 use crate::{clock, git_hash, ids};
@@ -6,6 +7,7 @@ use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use time::OffsetDateTime;
+use tokio::sync::watch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RepoType {
@@ -150,10 +152,30 @@ pub struct SpaceState {
     pub sleep_time: Option<i64>,
     /// The app's loopback origin, `http://127.0.0.1:PORT`.
     pub host: String,
-    pub app: Option<crate::space_apps::AppHandle>,
+    pub app: Option<AppHandle>,
     /// When set, the Space's app listener forwards to this origin instead of the built-in app.
     pub upstream: Option<String>,
     pub builds: u32,
+}
+
+/// A Space's app listener (started by `space_apps`), owned by the Space's state; dropping it
+/// stops the listener.
+#[derive(Debug)]
+pub struct AppHandle {
+    pub id: u64,
+    pub port: u16,
+    _stop: watch::Sender<bool>,
+}
+
+impl AppHandle {
+    /// `stop` is the listener's shutdown channel: dropping it ends the accept loop.
+    pub fn new(id: u64, port: u16, stop: watch::Sender<bool>) -> Self {
+        AppHandle {
+            id,
+            port,
+            _stop: stop,
+        }
+    }
 }
 
 #[derive(Debug)]

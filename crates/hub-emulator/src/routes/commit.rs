@@ -3,8 +3,8 @@
 use super::preupload::{looks_binary, MAX_REGULAR};
 use super::repos::repo_url;
 use super::{body_bytes, caller, json, mutated, query_pairs, writable};
-use crate::app::Ctx;
 use crate::auth;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{FileEntry, RepoType};
 use crate::{query, space_stages};

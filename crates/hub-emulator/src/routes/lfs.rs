@@ -4,8 +4,8 @@
 //! as with the Hub's pre-signed storage URLs.
 
 use super::{body_json, caller, json, mutated, visible, writable};
-use crate::app::Ctx;
 use crate::auth;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{PendingBasic, PendingMultipart, RepoType};
 use crate::storage::StoreError;

@@ -1,8 +1,8 @@
 //! `GET /api/models|datasets|spaces`: filter by `author` and `search`, paginate with `Link`.
 
 use super::{caller, json};
-use crate::app::Ctx;
 use crate::auth;
+use crate::context::Ctx;
 use crate::errors::ApiResult;
 use crate::query;
 use crate::routes::repos::repo_json;

@@ -11,8 +11,8 @@ mod spaces;
 mod tree;
 mod whoami;
 
-use crate::app::Ctx;
 use crate::auth::{self, Caller};
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::journal::Mutated;
 use crate::state::{HubState, Repo, RepoKey, RepoType};

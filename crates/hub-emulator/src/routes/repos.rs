@@ -1,8 +1,8 @@
 //! Repo lifecycle: create, delete, move, settings, info, commit history.
 
 use super::{body_json, caller, json, mutated, query_pairs, visible, writable};
-use crate::app::Ctx;
 use crate::auth::{self, Caller};
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{
     Commit, FileEntry, HubState, KeyValue, Repo, RepoKey, RepoType, SpaceState, Tree,

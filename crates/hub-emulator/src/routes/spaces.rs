@@ -1,8 +1,8 @@
 //! The Spaces HTTP API: secrets, variables, runtime, restart/pause/hardware/sleeptime, logs (SSE).
 
 use super::{body_bytes, caller, json, mutated, visible, writable};
-use crate::app::Ctx;
 use crate::auth;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{KeyValue, RepoType, SpaceState};
 use crate::{clock, space_stages};

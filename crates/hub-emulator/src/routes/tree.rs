@@ -2,7 +2,7 @@
 
 use super::listing::next_link;
 use super::{body_bytes, caller, json, query_pairs, visible};
-use crate::app::Ctx;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{Commit, FileEntry, RepoType, Tree};
 use crate::{clock, git_hash, query};

@@ -1,10 +1,10 @@
 //! `GET /api/whoami-v2`: the user, its orgs (with plans) and the token's role.
 
 use super::json;
-use crate::app::Ctx;
 use crate::auth;
 use crate::clock;
 use crate::config::Plan;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
