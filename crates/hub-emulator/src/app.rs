@@ -1,60 +1,18 @@
 //! The Hub's HTTP entry point: request ids, fault injection, the journal, then routing.
 
+use crate::context::Ctx;
 use crate::errors::ApiError;
-use crate::faults::{FaultAction, Faults};
-use crate::journal::{Journal, JournalEntry, Mutated};
+use crate::faults::FaultAction;
+use crate::journal::{JournalEntry, Mutated};
 use crate::server::ConnKiller;
-use crate::state::HubState;
-use crate::storage::LfsStore;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures::StreamExt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Everything the handlers share.
-pub struct Shared {
-    pub state: Mutex<HubState>,
-    /// `http://127.0.0.1:PORT`, no trailing slash.
-    pub base_url: String,
-    pub journal: Journal,
-    pub faults: Faults,
-    pub store: LfsStore,
-    pub token_leaks: AtomicUsize,
-    request_seq: AtomicU64,
-}
-
-pub type Ctx = Arc<Shared>;
-
-impl Shared {
-    pub fn new(state: HubState, base_url: String, store: LfsStore) -> Self {
-        Shared {
-            state: Mutex::new(state),
-            base_url,
-            journal: Journal::default(),
-            faults: Faults::default(),
-            store,
-            token_leaks: AtomicUsize::new(0),
-            request_seq: AtomicU64::new(1),
-        }
-    }
-
-    /// The state lock. A panic while holding it would poison it; keep serving anyway.
-    pub fn lock(&self) -> MutexGuard<'_, HubState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Does a configured token appear in this URL? (Tokens must travel in headers only.)
-    fn token_in(&self, uri: &str) -> bool {
-        let st = self.lock();
-        st.tokens
-            .keys()
-            .any(|t| !t.is_empty() && uri.contains(t.as_str()))
-    }
-}
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub fn router(ctx: Ctx) -> Router {
     Router::new().fallback(entry).with_state(ctx)

@@ -5,6 +5,11 @@
 //! resolve, Spaces (secrets, variables, runtime stages, logs) and a loopback app per Space.
 //! Tests read a journal of requests and can inject faults.
 //!
+//! Modules, top-down (each uses only modules further right): `app` (the entry point: request
+//! ids, faults, journal) → `routes` (the Hub's HTTP API) → `space_apps` (per-Space listeners) →
+//! `auth`, `context` (what handlers share), `space_stages` → `state`, `storage` → leaves: `clock`,
+//! `config`, `errors`, `faults`, `git_hash`, `ids`, `journal`, `patterns`, `query`, `server`.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use hub_emulator::{Emulator, Role};
@@ -20,18 +25,22 @@
 
 mod app;
 mod auth;
+mod clock;
 pub mod config;
+mod context;
 mod errors;
 pub mod faults;
+mod git_hash;
+mod ids;
 mod journal;
 mod patterns;
+mod query;
 mod routes;
 mod server;
-mod spaceapp;
-mod spaces_logic;
+mod space_apps;
+mod space_stages;
 mod state;
 mod storage;
-mod util;
 
 pub use config::{Config, OrgSpec, Plan, Role, UserSpec};
 pub use faults::{FaultAction, FaultRule, FaultTrigger};
@@ -146,7 +155,7 @@ impl EmulatorBuilder {
         let base_url = format!("http://{host}");
         let store = storage::LfsStore::new(config.data_dir.as_deref())?;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let shared = Arc::new(app::Shared::new(
+        let shared = Arc::new(context::Shared::new(
             state::HubState::new(config),
             base_url.clone(),
             store,
@@ -167,7 +176,7 @@ impl EmulatorBuilder {
 
 /// A running emulator. Dropping it stops the server (and every Space app).
 pub struct Emulator {
-    shared: Arc<app::Shared>,
+    shared: Arc<context::Shared>,
     url: String,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,

@@ -1,11 +1,13 @@
-//! The Hub's state: users, orgs, repos, commits (tree snapshots) and Space settings.
+//! The Hub's state: users, orgs, repos, commits (tree snapshots), Space settings and the handles
+//! of the Space app listeners.
 
 use crate::config::{Config, Plan, Role};
-use crate::util;
+use crate::{clock, git_hash, ids};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use time::OffsetDateTime;
+use tokio::sync::watch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RepoType {
@@ -85,15 +87,15 @@ impl FileEntry {
     pub fn inline(content: Bytes) -> Self {
         FileEntry {
             size: content.len() as u64,
-            oid: util::git_blob_sha1(&content),
+            oid: git_hash::git_blob_sha1(&content),
             content: Content::Inline(content),
         }
     }
     pub fn lfs(sha256: String, size: u64) -> Self {
-        let pointer = util::lfs_pointer(&sha256, size);
+        let pointer = git_hash::lfs_pointer(&sha256, size);
         FileEntry {
             size,
-            oid: util::git_blob_sha1(pointer.as_bytes()),
+            oid: git_hash::git_blob_sha1(pointer.as_bytes()),
             content: Content::Lfs { sha256 },
         }
     }
@@ -150,10 +152,30 @@ pub struct SpaceState {
     pub sleep_time: Option<i64>,
     /// The app's loopback origin, `http://127.0.0.1:PORT`.
     pub host: String,
-    pub app: Option<crate::spaceapp::AppHandle>,
+    pub app: Option<AppHandle>,
     /// When set, the Space's app listener forwards to this origin instead of the built-in app.
     pub upstream: Option<String>,
     pub builds: u32,
+}
+
+/// A Space's app listener (started by `space_apps`), owned by the Space's state; dropping it
+/// stops the listener.
+#[derive(Debug)]
+pub struct AppHandle {
+    pub id: u64,
+    pub port: u16,
+    _stop: watch::Sender<bool>,
+}
+
+impl AppHandle {
+    /// `stop` is the listener's shutdown channel: dropping it ends the accept loop.
+    pub fn new(id: u64, port: u16, stop: watch::Sender<bool>) -> Self {
+        AppHandle {
+            id,
+            port,
+            _stop: stop,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -216,9 +238,9 @@ impl Repo {
         description: String,
         tree: Tree,
     ) -> String {
-        let date = util::now();
-        let nonce = util::random_hex(16);
-        let id = util::sha1_hex(&[
+        let date = clock::now();
+        let nonce = ids::random_hex(16);
+        let id = git_hash::sha1_hex(&[
             parent.as_deref().unwrap_or("").as_bytes(),
             summary.as_bytes(),
             nonce.as_bytes(),
@@ -289,7 +311,7 @@ pub struct HubState {
 
 impl HubState {
     pub fn new(config: Config) -> Self {
-        let created = util::now();
+        let created = clock::now();
         let mut users = HashMap::new();
         let mut tokens = HashMap::new();
         for u in &config.users {
@@ -299,7 +321,7 @@ impl HubState {
                     name: u.name.clone(),
                     plan: u.plan,
                     created_at: created,
-                    mongo_id: util::random_hex(24),
+                    mongo_id: ids::random_hex(24),
                 },
             );
             tokens.insert(
@@ -320,7 +342,7 @@ impl HubState {
                         name: o.name.clone(),
                         members: o.members.clone(),
                         plan: o.plan,
-                        mongo_id: util::random_hex(24),
+                        mongo_id: ids::random_hex(24),
                     },
                 )
             })

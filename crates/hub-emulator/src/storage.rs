@@ -131,7 +131,7 @@ impl LfsStore {
                 if let Ok(files) = std::fs::read_dir(sub.path()) {
                     for f in files.flatten() {
                         let name = f.file_name().to_string_lossy().into_owned();
-                        if crate::util::is_sha256(&name) {
+                        if crate::git_hash::is_sha256(&name) {
                             if let Ok(m) = f.metadata() {
                                 index.insert(name, m.len());
                             }
@@ -181,7 +181,7 @@ impl LfsStore {
         size: u64,
         body: axum::body::Body,
     ) -> Result<(), StoreError> {
-        let tmp = self.tmp_path(&crate::util::random_hex(24));
+        let tmp = self.tmp_path(&crate::ids::random_hex(24));
         // The hashing and writing happen on a blocking thread, pipelined with the socket reads.
         let (tx, mut rx) = mpsc::channel::<Bytes>(64);
         let path = tmp.clone();

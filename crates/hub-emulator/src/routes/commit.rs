@@ -2,12 +2,12 @@
 
 use super::preupload::{looks_binary, MAX_REGULAR};
 use super::repos::repo_url;
-use super::{body_bytes, caller, json, mutated, query, writable};
-use crate::app::Ctx;
+use super::{body_bytes, caller, json, mutated, query_pairs, writable};
 use crate::auth;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{FileEntry, RepoType};
-use crate::{spaces_logic, util};
+use crate::{query, space_stages};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -179,8 +179,8 @@ pub async fn commit(
     name: String,
     rev: &str,
 ) -> ApiResult<Response> {
-    let q = query(&req);
-    let create_pr = util::truthy(util::query_get(&q, "create_pr"));
+    let q = query_pairs(&req);
+    let create_pr = query::truthy(query::get(&q, "create_pr"));
     let (parts, body) = req.into_parts();
     // Authenticate before reading a possibly large body.
     {
@@ -265,7 +265,7 @@ pub async fn commit(
         tree,
     );
     if branch == "main" {
-        spaces_logic::start_build(repo, build_polls);
+        space_stages::start_build(repo, build_polls);
     }
     let base = repo_url(&ctx.base_url, rtype, &repo.id());
     let mut answer = json!({"success": true, "commitOid": oid, "commitUrl": format!("{base}/commit/{oid}"), "hookOutput": ""});

@@ -1,7 +1,7 @@
 //! The control API under `/_emulator/` (never authenticated, never journaled, never faulted).
 
 use super::{body_json, json};
-use crate::app::Ctx;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::faults::{FaultRule, FaultRuleJson};
 use crate::state::{RepoKey, RepoType};

@@ -4,12 +4,12 @@
 //! as with the Hub's pre-signed storage URLs.
 
 use super::{body_json, caller, json, mutated, visible, writable};
-use crate::app::Ctx;
 use crate::auth;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{PendingBasic, PendingMultipart, RepoType};
 use crate::storage::StoreError;
-use crate::util;
+use crate::{git_hash, ids, query};
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -70,7 +70,7 @@ pub async fn batch(
     let mut any_multipart = false;
     let mut out = Vec::new();
     for o in body.objects {
-        if !util::is_sha256(&o.oid) || o.size < 0 {
+        if !git_hash::is_sha256(&o.oid) || o.size < 0 {
             out.push(json!({"oid": o.oid, "size": o.size, "error": {"code": 422, "message": "oid must be a lower-case sha256 and size a non-negative integer"}}));
             continue;
         }
@@ -82,8 +82,8 @@ pub async fn batch(
         let verify = json!({"href": verify_href, "header": {}});
         if multipart_ok && size > threshold {
             any_multipart = true;
-            let upload_id = util::random_hex(32);
-            let sig = util::random_hex(32);
+            let upload_id = ids::random_hex(32);
+            let sig = ids::random_hex(32);
             let n = size.div_ceil(chunk) as u32;
             ctx.store.create_multipart(&upload_id, size).map_err(|e| {
                 ApiError::new(
@@ -116,7 +116,7 @@ pub async fn batch(
             out.push(json!({"oid": o.oid, "size": size, "authenticated": true,
                 "actions": {"upload": {"href": href, "header": header}, "verify": verify}}));
         } else {
-            let ticket = util::random_hex(40);
+            let ticket = ids::random_hex(40);
             st.basic_uploads.insert(
                 ticket.clone(),
                 PendingBasic {
@@ -170,8 +170,8 @@ pub async fn verify(
 }
 
 fn sig_of(req: &Request) -> Option<String> {
-    let q = util::query_pairs(req.uri().query());
-    util::query_get(&q, "sig").map(str::to_string)
+    let q = query::pairs(req.uri().query());
+    query::get(&q, "sig").map(str::to_string)
 }
 
 fn store_err(e: StoreError) -> ApiError {

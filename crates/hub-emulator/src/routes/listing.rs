@@ -1,21 +1,21 @@
 //! `GET /api/models|datasets|spaces`: filter by `author` and `search`, paginate with `Link`.
 
 use super::{caller, json};
-use crate::app::Ctx;
 use crate::auth;
+use crate::context::Ctx;
 use crate::errors::ApiResult;
+use crate::query;
 use crate::routes::repos::repo_json;
 use crate::state::RepoType;
-use crate::util;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 
 pub fn list(ctx: &Ctx, req: Request, rtype: RepoType) -> ApiResult<Response> {
-    let q = util::query_pairs(req.uri().query());
+    let q = query::pairs(req.uri().query());
     let st = ctx.lock();
     let caller = caller(&st, req.headers())?;
-    let author = util::query_get(&q, "author").map(str::to_ascii_lowercase);
+    let author = query::get(&q, "author").map(str::to_ascii_lowercase);
     let searches: Vec<String> = q
         .iter()
         .filter(|(k, _)| k == "search")
@@ -38,12 +38,12 @@ pub fn list(ctx: &Ctx, req: Request, rtype: RepoType) -> ApiResult<Response> {
         .collect();
     // Newest first, like the Hub's default listing; ties broken by id for stable pages.
     repos.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id().cmp(&b.id())));
-    let full = util::truthy(util::query_get(&q, "full"));
-    let limit = util::query_get(&q, "limit").and_then(|l| l.parse::<usize>().ok());
+    let full = query::truthy(query::get(&q, "full"));
+    let limit = query::get(&q, "limit").and_then(|l| l.parse::<usize>().ok());
     let page = limit
         .unwrap_or(st.config.list_page_size)
         .clamp(1, st.config.list_page_size.max(1));
-    let offset = util::query_get(&q, "cursor")
+    let offset = query::get(&q, "cursor")
         .and_then(|c| c.parse::<usize>().ok())
         .unwrap_or(0);
     let end = (offset + page).min(repos.len());

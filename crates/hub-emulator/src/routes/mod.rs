@@ -11,17 +11,23 @@ mod spaces;
 mod tree;
 mod whoami;
 
-use crate::app::Ctx;
 use crate::auth::{self, Caller};
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::journal::Mutated;
 use crate::state::{HubState, Repo, RepoKey, RepoType};
-use crate::util;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+
+/// Percent-decodes one path segment (`refs%2Fpr%2F1` → `refs/pr/1`).
+fn decode_segment(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
 
 /// Largest request body read into memory (commits carry regular files inline, ≤ 1 GB per the Hub).
 const MAX_BODY: usize = 1536 * 1024 * 1024;
@@ -38,7 +44,7 @@ async fn route(ctx: Ctx, req: Request) -> ApiResult<Response> {
     let segs: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
-        .map(util::decode_segment)
+        .map(decode_segment)
         .collect();
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let method = req.method().clone();
@@ -207,6 +213,7 @@ pub fn writable<'a>(
     st.repos.get_mut(&key).ok_or_else(ApiError::repo_not_found)
 }
 
-pub fn query(req: &Request) -> Vec<(String, String)> {
-    util::query_pairs(req.uri().query())
+/// The request's query as ordered pairs.
+pub fn query_pairs(req: &Request) -> Vec<(String, String)> {
+    crate::query::pairs(req.uri().query())
 }

@@ -1,8 +1,8 @@
 //! `POST /api/{types}/{id}/preupload/{rev}`: upload mode per file, and the oid of existing files.
 
 use super::{body_json, caller, json, writable};
-use crate::app::Ctx;
 use crate::auth;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::patterns::{IgnoreRules, LfsRules};
 use crate::state::{Content, RepoType};

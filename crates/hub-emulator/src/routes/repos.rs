@@ -1,13 +1,13 @@
 //! Repo lifecycle: create, delete, move, settings, info, commit history.
 
-use super::{body_json, caller, json, mutated, query, visible, writable};
-use crate::app::Ctx;
+use super::{body_json, caller, json, mutated, query_pairs, visible, writable};
 use crate::auth::{self, Caller};
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{
     Commit, FileEntry, HubState, KeyValue, Repo, RepoKey, RepoType, SpaceState, Tree,
 };
-use crate::{spaceapp, spaces_logic, util};
+use crate::{clock, git_hash, ids, query, space_apps, space_stages};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -187,7 +187,7 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
             return Err(payment_required());
         }
         seed_space_files(&mut tree, &name, &sdk);
-        let now = util::now();
+        let now = clock::now();
         let kv = |v: Option<Vec<KvIn>>| -> BTreeMap<String, KeyValue> {
             v.unwrap_or_default()
                 .into_iter()
@@ -203,7 +203,7 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
                 })
                 .collect()
         };
-        let app = spaceapp::start(&ctx).map_err(|e| {
+        let app = space_apps::start(&ctx).map_err(|e| {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("could not start the Space app: {e}"),
@@ -217,7 +217,7 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
             stage: "BUILDING",
             error: None,
             polls_left: 0,
-            outcome: spaces_logic::running(),
+            outcome: space_stages::running(),
             hardware: body.hardware.unwrap_or_else(|| "cpu-basic".into()),
             sleep_time: body.sleep_time_seconds,
             host,
@@ -226,12 +226,12 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
             builds: 0,
         });
     }
-    let now = util::now();
+    let now = clock::now();
     let mut repo = Repo {
         rtype,
         namespace: ns,
         name,
-        mongo_id: util::random_hex(24),
+        mongo_id: ids::random_hex(24),
         private,
         gated: Value::Bool(false),
         created_at: now,
@@ -243,7 +243,7 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
     };
     repo.push_commit("initial commit".into(), String::new(), tree);
     let build_polls = st.config.build_polls;
-    spaces_logic::start_build(&mut repo, build_polls);
+    space_stages::start_build(&mut repo, build_polls);
     let mongo = repo.mongo_id.clone();
     st.repos.insert(repo.key(), repo);
     Ok(mutated(json(
@@ -339,7 +339,7 @@ pub async fn move_repo(ctx: Ctx, req: Request) -> ApiResult<Response> {
         .ok_or_else(ApiError::repo_not_found)?;
     repo.namespace = to_ns;
     repo.name = to_name.to_string();
-    repo.last_modified = util::now();
+    repo.last_modified = clock::now();
     st.repos.insert(new_key, repo);
     Ok(mutated(json(StatusCode::OK, json!({}))))
 }
@@ -380,7 +380,7 @@ pub async fn settings(
     if let Some(g) = body.gated {
         repo.gated = g;
     }
-    repo.last_modified = util::now();
+    repo.last_modified = clock::now();
     Ok(mutated(json(StatusCode::OK, json!({}))))
 }
 
@@ -400,8 +400,8 @@ pub fn repo_json(
         "private": repo.private,
         "gated": repo.gated,
         "disabled": false,
-        "createdAt": util::iso(repo.created_at),
-        "lastModified": util::iso(repo.last_modified),
+        "createdAt": clock::iso(repo.created_at),
+        "lastModified": clock::iso(repo.last_modified),
         "likes": 0,
         "downloads": 0,
         "tags": [],
@@ -418,7 +418,7 @@ pub fn repo_json(
                     s["size"] = json!(e.size);
                     s["blobId"] = json!(e.oid);
                     if let Some(sha) = e.lfs_sha256() {
-                        let pointer = util::lfs_pointer(sha, e.size).len();
+                        let pointer = git_hash::lfs_pointer(sha, e.size).len();
                         s["lfs"] = json!({"sha256": sha, "size": e.size, "pointerSize": pointer});
                     }
                 }
@@ -430,12 +430,12 @@ pub fn repo_json(
     }
     if let Some(space) = &repo.space {
         let sdk = commit
-            .and_then(|c| spaces_logic::front_matter_sdk(&c.tree))
+            .and_then(|c| space_stages::front_matter_sdk(&c.tree))
             .unwrap_or_else(|| space.created_sdk.clone());
         v["sdk"] = json!(sdk);
-        v["subdomain"] = json!(spaces_logic::subdomain(&id));
+        v["subdomain"] = json!(space_stages::subdomain(&id));
         v["host"] = json!(space.host);
-        v["runtime"] = spaces_logic::runtime_json(repo, space);
+        v["runtime"] = space_stages::runtime_json(repo, space);
     }
     let _ = (base, st);
     v
@@ -449,8 +449,8 @@ pub fn info(
     name: &str,
     rev: Option<&str>,
 ) -> ApiResult<Response> {
-    let q = query(&req);
-    let blobs = util::truthy(util::query_get(&q, "blobs"));
+    let q = query_pairs(&req);
+    let blobs = query::truthy(query::get(&q, "blobs"));
     let st = ctx.lock();
     let caller = caller(&st, req.headers())?;
     let repo = visible(&st, caller.as_ref(), rtype, ns, name)?;
@@ -486,7 +486,7 @@ pub fn commits(
             "id": c.id,
             "title": c.summary,
             "message": if c.description.is_empty() { c.summary.clone() } else { format!("{}\n\n{}", c.summary, c.description) },
-            "date": util::iso(c.date),
+            "date": clock::iso(c.date),
             "authors": [{"user": repo.namespace}],
         }));
         cur = c.parent.as_ref().and_then(|p| repo.commits.get(p)).cloned();

@@ -2,7 +2,7 @@
 //! `hf_hub_download` needs. LFS content is served directly (200), streamed from disk.
 
 use super::{caller, visible};
-use crate::app::Ctx;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{Content, RepoType};
 use axum::body::Body;

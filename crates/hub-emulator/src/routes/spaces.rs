@@ -1,11 +1,11 @@
-//! Space settings: secrets, variables, runtime, restart/pause/hardware/sleeptime, logs (SSE).
+//! The Spaces HTTP API: secrets, variables, runtime, restart/pause/hardware/sleeptime, logs (SSE).
 
 use super::{body_bytes, caller, json, mutated, visible, writable};
-use crate::app::Ctx;
 use crate::auth;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{KeyValue, RepoType, SpaceState};
-use crate::{spaces_logic, util};
+use crate::{clock, space_stages};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -58,7 +58,7 @@ fn upsert(map: &mut BTreeMap<String, KeyValue>, k: KeyIn) {
         KeyValue {
             value: k.value.unwrap_or_default(),
             description: k.description,
-            updated_at: util::now(),
+            updated_at: clock::now(),
         },
     );
 }
@@ -124,7 +124,7 @@ fn secrets_answer(space: &SpaceState, listing: bool) -> Value {
         .map(|(k, v)| {
             (
                 k.clone(),
-                json!({"description": v.description, "updatedAt": util::iso(v.updated_at)}),
+                json!({"description": v.description, "updatedAt": clock::iso(v.updated_at)}),
             )
         })
         .collect();
@@ -141,7 +141,7 @@ fn variables_answer(space: &SpaceState, _listing: bool) -> Value {
         .variables
         .iter()
         .map(|(k, v)| {
-            let mut e = json!({"value": v.value, "updatedAt": util::iso(v.updated_at)});
+            let mut e = json!({"value": v.value, "updatedAt": clock::iso(v.updated_at)});
             if let Some(d) = &v.description {
                 e["description"] = json!(d);
             }
@@ -167,8 +167,8 @@ pub fn runtime(ctx: &Ctx, headers: &HeaderMap, ns: &str, name: &str) -> ApiResul
     let Some(space) = repo.space.as_mut() else {
         return Err(ApiError::not_found("Not a Space"));
     };
-    spaces_logic::poll(space);
-    let v = spaces_logic::runtime_json(
+    space_stages::poll(space);
+    let v = space_stages::runtime_json(
         repo,
         repo.space.as_ref().ok_or_else(ApiError::repo_not_found)?,
     );
@@ -208,7 +208,7 @@ pub async fn lifecycle(
     let repo = writable(&mut st, &caller, RepoType::Space, &ns, &name)?;
     let static_sdk = space_mut(repo)?.created_sdk == "static";
     match op {
-        "restart" => spaces_logic::start_build(repo, build_polls),
+        "restart" => space_stages::start_build(repo, build_polls),
         "pause" => {
             if static_sdk {
                 return Err(ApiError::bad_request("Static Spaces cannot be paused"));
@@ -238,7 +238,7 @@ pub async fn lifecycle(
     let space = repo.space.as_ref().ok_or_else(ApiError::repo_not_found)?;
     Ok(mutated(json(
         StatusCode::OK,
-        spaces_logic::runtime_json(repo, space),
+        space_stages::runtime_json(repo, space),
     )))
 }
 
@@ -258,7 +258,7 @@ pub fn logs(
         .as_ref()
         .ok_or_else(|| ApiError::not_found("Not a Space"))?;
     let mut text = String::new();
-    for l in spaces_logic::log_lines(repo, space, kind) {
+    for l in space_stages::log_lines(repo, space, kind) {
         text.push_str("data: ");
         text.push_str(&l);
         text.push_str("\n\n");

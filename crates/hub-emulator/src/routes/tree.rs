@@ -1,11 +1,11 @@
 //! Tree listing (recursive, paginated) and `paths-info`.
 
 use super::listing::next_link;
-use super::{body_bytes, caller, json, query, visible};
-use crate::app::Ctx;
+use super::{body_bytes, caller, json, query_pairs, visible};
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::{Commit, FileEntry, RepoType, Tree};
-use crate::util;
+use crate::{clock, git_hash, query};
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 fn file_json(path: &str, e: &FileEntry, commit: Option<&Commit>) -> Value {
     let mut v = json!({"type": "file", "oid": e.oid, "size": e.size, "path": path});
     if let Some(sha) = e.lfs_sha256() {
-        let pointer = util::lfs_pointer(sha, e.size).len();
+        let pointer = git_hash::lfs_pointer(sha, e.size).len();
         v["lfs"] = json!({"oid": sha, "size": e.size, "pointerSize": pointer});
     }
     if let Some(c) = commit {
-        v["lastCommit"] = json!({"id": c.id, "title": c.summary, "date": util::iso(c.date)});
+        v["lastCommit"] = json!({"id": c.id, "title": c.summary, "date": clock::iso(c.date)});
     }
     v
 }
@@ -37,7 +37,7 @@ fn dir_oid(tree: &Tree, dir: &str) -> String {
         h.push(0);
         h.extend_from_slice(e.oid.as_bytes());
     }
-    util::sha1_hex(&[b"tree ", &h])
+    git_hash::sha1_hex(&[b"tree ", &h])
 }
 
 fn dir_json(tree: &Tree, dir: &str) -> Value {
@@ -166,9 +166,9 @@ pub fn tree(
     rev: &str,
     folder: &str,
 ) -> ApiResult<Response> {
-    let q = query(&req);
-    let recursive = util::truthy(util::query_get(&q, "recursive"));
-    let expand = util::truthy(util::query_get(&q, "expand"));
+    let q = query_pairs(&req);
+    let recursive = query::truthy(query::get(&q, "recursive"));
+    let expand = query::truthy(query::get(&q, "expand"));
     let st = ctx.lock();
     let caller = caller(&st, req.headers())?;
     let repo = visible(&st, caller.as_ref(), rtype, ns, name)?;
@@ -186,10 +186,10 @@ pub fn tree(
         st.config.tree_page_size
     }
     .max(1);
-    let page = util::query_get(&q, "limit")
+    let page = query::get(&q, "limit")
         .and_then(|l| l.parse::<usize>().ok())
         .map_or(max, |l| l.clamp(1, max));
-    let offset = util::query_get(&q, "cursor")
+    let offset = query::get(&q, "cursor")
         .and_then(|c| c.parse::<usize>().ok())
         .unwrap_or(0);
     let end = (offset + page).min(all.len());

@@ -1,11 +1,11 @@
 //! `GET /api/whoami-v2`: the user, its orgs (with plans) and the token's role.
 
 use super::json;
-use crate::app::Ctx;
 use crate::auth;
+use crate::clock;
 use crate::config::Plan;
+use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
-use crate::util;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
@@ -60,7 +60,7 @@ pub fn whoami(ctx: &Ctx, headers: &HeaderMap) -> ApiResult<Response> {
                 "accessToken": {
                     "displayName": format!("{}-{}", user.name, caller.role.as_str()),
                     "role": caller.role.as_str(),
-                    "createdAt": util::iso(user.created_at),
+                    "createdAt": clock::iso(user.created_at),
                 }
             }
         }),

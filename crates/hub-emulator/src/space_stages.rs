@@ -1,12 +1,12 @@
-//! The Space stage machine and the runtime object.
+//! The Space stage machine (`BUILDING` → `RUNNING` or an error stage) and the runtime JSON.
 //!
 //! A commit (and a restart) puts a Space in `BUILDING`; after `build_polls` runtime reads it
 //! becomes `RUNNING`, or `CONFIG_ERROR` (README front matter without `sdk`), `NO_APP_FILE` (docker
 //! without `Dockerfile`, static without `index.html`, gradio/streamlit without `app.py`), or
 //! `BUILD_ERROR` (a file named `BUILD_ERROR` in the repo; its text is the error message).
 
+use crate::clock;
 use crate::state::{Content, Outcome, Repo, SpaceState, Tree};
-use crate::util;
 use serde_json::{json, Value};
 
 pub fn running() -> Outcome {
@@ -170,7 +170,7 @@ pub fn runtime_json(repo: &Repo, space: &SpaceState) -> Value {
 /// The build and run logs as SSE `data:` payloads.
 pub fn log_lines(repo: &Repo, space: &SpaceState, kind: &str) -> Vec<String> {
     let sha = repo.head().map(|c| c.id.clone()).unwrap_or_default();
-    let now = util::iso(util::now());
+    let now = clock::iso(clock::now());
     let mut lines = Vec::new();
     if kind == "build" {
         lines.push(format!(

@@ -3,9 +3,10 @@
 //! `X-HF-Authorization` is stripped; the peer is appended to `X-Forwarded-For`), with a
 //! built-in test app behind it.
 
-use crate::app::Shared;
 use crate::auth;
+use crate::context::Shared;
 use crate::server::{self, Peer};
+use crate::state::AppHandle;
 use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, Request, State};
@@ -28,14 +29,6 @@ use tokio::sync::watch;
 
 static NEXT_APP: AtomicU64 = AtomicU64::new(1);
 
-/// Owned by the Space's state; dropping it stops the listener.
-#[derive(Debug)]
-pub struct AppHandle {
-    pub id: u64,
-    pub port: u16,
-    _stop: watch::Sender<bool>,
-}
-
 struct AppCtx {
     hub: Weak<Shared>,
     id: u64,
@@ -57,11 +50,7 @@ pub fn start(hub: &Arc<Shared>) -> std::io::Result<AppHandle> {
     });
     let app = router(ctx);
     tokio::spawn(server::serve(listener, app, rx));
-    Ok(AppHandle {
-        id,
-        port,
-        _stop: tx,
-    })
+    Ok(AppHandle::new(id, port, tx))
 }
 
 fn router(ctx: Arc<AppCtx>) -> Router {
