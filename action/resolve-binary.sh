@@ -29,7 +29,7 @@ log() { printf 'hf-deploy: %s\n' "$*" >&2; }
 in_actions() { [[ ${GITHUB_ACTIONS:-} == true ]]; }
 # A workflow command's data, escaped as the runner expects (% first, then line breaks).
 escape_data() {
-  local data=${1//%/%25}
+  local data=${1//\%/%25}
   data=${data//$'\r'/%0D}
   printf '%s' "${data//$'\n'/%0A}"
 }
