@@ -17,16 +17,48 @@
 #      from its environment, only when there is no release to use: a branch or `uses: ./`, a platform
 #      without a published binary, a version with no pinned checksum, or a release that answers 404. Any
 #      other failure to download a pinned release (no answer, 403, 5xx) is an error naming the URL.
+#      cargo's output goes into a collapsed log group, followed by how long the build took and, when a
+#      release would have avoided it, how to pin one.
+# Workflow commands (::error::, ::group::…) are printed only in GitHub Actions (GITHUB_ACTIONS=true); anywhere
+# else the same messages are plain lines.
 set -euo pipefail
 
 readonly default_base="https://github.com/hf-deploy/hf-deploy/releases/download"
 
 log() { printf 'hf-deploy: %s\n' "$*" >&2; }
+in_actions() { [[ ${GITHUB_ACTIONS:-} == true ]]; }
+# A workflow command's data, escaped as the runner expects (% first, then line breaks).
+escape_data() {
+  local data=${1//\%/%25}
+  data=${data//$'\r'/%0D}
+  printf '%s' "${data//$'\n'/%0A}"
+}
+# annotate KIND MESSAGE: an annotation (notice, warning, error) in GitHub Actions, a plain line elsewhere.
+annotate() {
+  local kind=$1
+  shift
+  if in_actions; then
+    printf '::%s title=hf-deploy::%s\n' "$kind" "$(escape_data "$*")" >&2
+  else
+    printf 'hf-deploy: %s: %s\n' "$kind" "$*" >&2
+  fi
+}
 fail() {
-  printf '::error title=hf-deploy::%s\n' "$*" >&2
+  annotate error "$*"
   exit 1
 }
-warn() { printf '::warning title=hf-deploy::%s\n' "$*" >&2; }
+warn() { annotate warning "$*"; }
+# A collapsed group in the Actions log; outside Actions only its title is printed.
+group_start() {
+  if in_actions; then
+    printf '::group::%s\n' "$(escape_data "$*")" >&2
+  else
+    log "$*"
+  fi
+}
+group_end() {
+  if in_actions; then printf '::endgroup::\n' >&2; fi
+}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 action_dir=${GITHUB_ACTION_PATH:-$(cd "$here/.." && pwd)}
@@ -226,9 +258,11 @@ drop_secrets() {
   shopt -u nocasematch
 }
 
+# build_from_source WHY EXE FOR [HINT]: builds hf-deploy and prints its path. WHY says why there is no release
+# binary (a notice), FOR names what has none (the group's title), HINT says how to avoid the build next time.
 build_from_source() {
-  local why=$1 exe=$2
-  printf '::notice title=hf-deploy::%s\n' "no release binary ($why): building hf-deploy from source with cargo build --release --locked in $action_dir" >&2
+  local why=$1 exe=$2 for=$3 hint=${4:-}
+  annotate notice "no release binary ($why): building hf-deploy from source with cargo build --release --locked in $action_dir"
   command -v cargo >/dev/null 2>&1 ||
     fail "cargo is not installed, so hf-deploy cannot be built from source. Pin a released version (uses: hf-deploy/hf-deploy@vX.Y.Z) or install Rust before this step."
   local target_dir=${CARGO_TARGET_DIR:-}
@@ -248,14 +282,30 @@ build_from_source() {
   if [[ ! $target_dir == /* && ! $target_dir =~ ^[A-Za-z]: ]]; then
     target_dir="$action_dir/$target_dir"
   fi
+  # cargo's output (about 170 lines) is kept in a private file too, so that a failed build's errors can be
+  # shown again outside the collapsed group.
+  local output status=0 started=$SECONDS elapsed
+  output=$(mktemp "$tmp_base/hf-deploy-cargo.XXXXXX")
+  group_start "Building hf-deploy from source (no release binary for $for)"
   # Every dependency's build script and proc macro runs during the build: none of them gets a secret. The
-  # subshell keeps the tokens for the deploy itself. cargo's own output goes to stderr: stdout is the path.
+  # subshell keeps the tokens for the deploy itself. cargo's output goes to stderr: stdout is the path.
   (
     drop_secrets
-    cd "$action_dir"
-    CARGO_TARGET_DIR="$target_dir" cargo build --release --locked -p hf-deploy --bin hf-deploy >&2
-  ) || fail "cargo build --release --locked failed in $action_dir"
+    cd "$action_dir" &&
+      CARGO_TARGET_DIR="$target_dir" cargo build --release --locked -p hf-deploy --bin hf-deploy 2>&1 |
+      tee "$output" >&2
+  ) || status=$?
+  elapsed=$((SECONDS - started))
+  group_end
+  if [[ $status -ne 0 ]]; then
+    # Outside the group: what went wrong, without unfolding 170 lines.
+    grep -E '^(error|warning: build failed)' "$output" | head -n 40 >&2 || true
+    rm -f "$output"
+    fail "cargo build --release --locked failed in $action_dir after $elapsed s (exit code $status); its full output is in the log group above. To download a verified binary instead, pin a release: uses: hf-deploy/hf-deploy@vX.Y.Z or its commit SHA."
+  fi
+  rm -f "$output"
   [[ -x "$target_dir/release/$exe" ]] || fail "cargo build finished but $target_dir/release/$exe is missing"
+  log "Built hf-deploy from source in $elapsed s${hint:+; $hint}"
   echo "$target_dir/release/$exe"
 }
 
@@ -268,6 +318,8 @@ main() {
   fi
 
   local target version exe=hf-deploy ext=tar.gz
+  # What avoids a build when the ref is not a release (a 404 or an unsupported platform is not fixed by it).
+  local pin_hint="pin a release (uses: hf-deploy/hf-deploy@vX.Y.Z or its commit SHA) to download a verified binary instead"
   target=$(target_triple)
   version=$(release_version)
   if [[ $target == *windows* ]]; then
@@ -276,14 +328,16 @@ main() {
   fi
 
   if [[ -z $target ]]; then
-    build_from_source "no published binary for ${RUNNER_OS:-$(uname -s)}/${RUNNER_ARCH:-$(uname -m)}" "$exe"
+    local platform="${RUNNER_OS:-$(uname -s)}/${RUNNER_ARCH:-$(uname -m)}"
+    build_from_source "no published binary for $platform" "$exe" "$platform"
     return
   fi
   if [[ -z $version ]]; then
     if [[ -z ${GITHUB_ACTION_REF:-} ]]; then
-      build_from_source "a local action (uses: ./) runs the source next to it" "$exe"
+      build_from_source "a local action (uses: ./) runs the source next to it" "$exe" "uses: ./" "$pin_hint"
     else
-      build_from_source "action ref '$GITHUB_ACTION_REF' is not a release tag, a major tag or a commit SHA" "$exe"
+      build_from_source "action ref '$GITHUB_ACTION_REF' is not a release tag, a major tag or a commit SHA" "$exe" \
+        "$GITHUB_ACTION_REF" "$pin_hint"
     fi
     return
   fi
@@ -294,7 +348,7 @@ main() {
   expected=$(pinned_digest "$pins" "$asset")
   if [[ -z $expected ]]; then
     # Nothing to verify a download against (not a release commit, or a release made before pinning).
-    build_from_source "no sha256 pinned for $asset in $pins" "$exe"
+    build_from_source "no sha256 pinned for $asset in $pins" "$exe" "${GITHUB_ACTION_REF:-v$version}" "$pin_hint"
     return
   fi
   [[ $expected =~ ^[0-9a-f]{64}$ ]] ||
@@ -310,7 +364,7 @@ main() {
     echo "$resolved"
     return
   fi
-  build_from_source "$no_release" "$exe"
+  build_from_source "$no_release" "$exe" "${GITHUB_ACTION_REF:-v$version}"
 }
 
 main "$@"

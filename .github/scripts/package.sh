@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Packages a release build the way cargo-dist names it, which is what action/resolve-binary.sh downloads:
+# Packages a release build the way cargo-dist names it, which is what action/resolve-binary.sh downloads (and
+# cargo binstall, per crates/deploy/Cargo.toml's [package.metadata.binstall]):
 #   dist/hf-deploy-<target>.tar.gz (.zip for Windows) holding hf-deploy-<target>/{hf-deploy[.exe],README.md,LICENSE}
 #   dist/hf-deploy-<target>.tar.gz.sha256 holding "<sha256> *<archive name>"
 # Usage: package.sh TARGET BINARY [OUT_DIR]

@@ -74,10 +74,34 @@ def test_command_line_examples_run_against_the_emulator(emulator, tmp_path):
             assert doc["repo_id"] == "my-org/my-model"
 
 
-def test_emulator_example_deploys(emulator, tmp_path):
-    lines = cli_lines("The Hub emulator")
-    assert lines, "the emulator section shows a deploy against the emulator"
-    (tmp_path / "config.json").write_text('{"model_type": "demo"}\n')
-    for line in lines:
-        result = run_line(line, emulator, tmp_path, token=WRITE_TOKEN)
-        assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
+def emulator_argv(title: str) -> list[str]:
+    """The arguments of the one line in section `title` that starts the emulator (`…/hub-emulator ARGS`)."""
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", section(title), flags=re.S):
+        for line in block.splitlines():
+            words = shlex.split(line.split("  #", 1)[0], comments=True)
+            if words and words[0].endswith("/hub-emulator"):
+                found.append(words[1:])
+    assert len(found) == 1, f"the {title!r} section starts the emulator once, by its path: {found}"
+    return found[0]
+
+
+def test_emulator_example_deploys(tmp_path):
+    """The emulator started as the section shows it (its users and orgs), then the section's deploy against it."""
+    try:
+        path = binary("hub-emulator")
+        binary("hf-deploy")
+    except MissingBinary as err:
+        pytest.skip(str(err))
+    args = emulator_argv("The Hub emulator")
+    assert args[:2] == ["--listen", "127.0.0.1:0"], args  # start_emulator listens there and adds a data dir
+    started = start_emulator(tmp_path / "emu", path=path, users=(), orgs=(), args=args[2:])
+    try:
+        lines = cli_lines("The Hub emulator")
+        assert lines, "the emulator section shows a deploy against the emulator"
+        (tmp_path / "config.json").write_text('{"model_type": "demo"}\n')
+        for line in lines:
+            result = run_line(line, started, tmp_path, token=WRITE_TOKEN)
+            assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
+    finally:
+        started.stop()
