@@ -85,7 +85,7 @@ stage_venvs() {
 stage_rust() {
   step "Rust: format, lints, module cycles"
   cargo fmt --all --check
-  python3 scripts/module-cycles.py crates/hub crates/deploy
+  python3 scripts/module-cycles.py crates/hub crates/deploy crates/hub-emulator
   cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
   step "Rust: workspace tests"
   cargo test --workspace --all-features --locked
