@@ -955,11 +955,15 @@ async fn a_slow_lfs_upload_reports_progress_in_ci_logs() {
         .collect();
     assert!(progress.len() >= 4, "steady progress lines: {}", run.stdout);
     // The file starts uploading while preupload runs, but its log follows the plan it belongs to.
-    let plan_at = run.stdout.find("Plan for model alice/progress").expect("plan");
+    let plan_at = run
+        .stdout
+        .find("Plan for model alice/progress")
+        .expect("plan");
     let upload_at = run.stdout.find("LFS: ").expect("upload lines");
     assert!(plan_at < upload_at, "{}", run.stdout);
     assert!(
-        run.stdout.contains("LFS: 1/1 file(s) uploaded (weights.bin, 64.0 MiB)"),
+        run.stdout
+            .contains("LFS: 1/1 file(s) uploaded (weights.bin, 64.0 MiB)"),
         "{}",
         run.stdout
     );

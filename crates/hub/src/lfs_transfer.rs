@@ -59,7 +59,12 @@ impl Sent {
 }
 
 /// Streams `len` bytes of `path` from `offset`, never holding more than [`READ_AHEAD`] chunks.
-async fn file_body(path: &Path, offset: u64, len: u64, sent: Sent) -> std::io::Result<reqwest::Body> {
+async fn file_body(
+    path: &Path,
+    offset: u64,
+    len: u64,
+    sent: Sent,
+) -> std::io::Result<reqwest::Body> {
     let path = path.to_path_buf();
     let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
         let mut file = std::fs::File::open(path)?;
@@ -172,7 +177,8 @@ impl HubClient {
             });
         }
         if upload.header.contains_key("chunk_size") {
-            self.upload_multipart(object, upload, source, &progress).await?;
+            self.upload_multipart(object, upload, source, &progress)
+                .await?;
         } else {
             self.upload_basic(object, upload, source, &progress).await?;
         }

@@ -152,7 +152,10 @@ async fn transfer(
     total_bytes: u64,
     reporter: &Reporter,
 ) -> Result<Vec<String>, Failure> {
-    let meter = Arc::new(Meter::new(total_bytes, reporter.progress(total_bytes, "uploading")));
+    let meter = Arc::new(Meter::new(
+        total_bytes,
+        reporter.progress(total_bytes, "uploading"),
+    ));
     let total = todo.len();
     let count = AtomicUsize::new(0);
     let count = &count;
@@ -238,7 +241,9 @@ impl Meter {
 
     /// `LFS: 12.0 MiB of 64.0 MiB sent (18%), 3.1 MiB/s, about 17s left`.
     fn line(&self) -> String {
-        let sent = u64::try_from(self.sent.load(Ordering::Relaxed)).unwrap_or(0).min(self.total);
+        let sent = u64::try_from(self.sent.load(Ordering::Relaxed))
+            .unwrap_or(0)
+            .min(self.total);
         let secs = self.started.elapsed().as_secs_f64();
         let rate = if secs > 0.0 { sent as f64 / secs } else { 0.0 };
         let left = if rate > 0.0 {

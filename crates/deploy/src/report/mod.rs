@@ -74,7 +74,10 @@ impl Reporter {
     /// Prints what a [`Reporter::held`] reporter kept, in order, and prints directly from then on.
     pub fn release(&mut self) {
         if let Some(held) = self.held.take() {
-            let lines = held.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
+            let lines = held
+                .lock()
+                .map(|mut l| std::mem::take(&mut *l))
+                .unwrap_or_default();
             for line in lines {
                 self.line(&line);
             }
