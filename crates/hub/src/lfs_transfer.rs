@@ -324,6 +324,7 @@ async fn drain(response: reqwest::Response) -> Result<(), crate::client::Failure
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicI64;
 
     #[test]
     fn parts_sorted_numerically() {
@@ -375,12 +376,24 @@ mod tests {
         f.write_all(&content).unwrap();
         let mut file = std::fs::File::open(f.path()).unwrap();
         file.seek(SeekFrom::Start(5)).unwrap();
-        let got: Vec<Bytes> = chunks(file, READ_CHUNK as u64 + 3)
+        let seen = Arc::new(AtomicI64::new(0));
+        let progress: Progress = {
+            let seen = Arc::clone(&seen);
+            Arc::new(move |n| {
+                seen.fetch_add(n, Ordering::Relaxed);
+            })
+        };
+        let sent = Sent::new(&Some(progress));
+        let got: Vec<Bytes> = chunks(file, READ_CHUNK as u64 + 3, sent.clone())
             .try_collect()
             .await
             .unwrap();
         assert_eq!(got.len(), 2);
         let joined: Vec<u8> = got.concat();
         assert_eq!(joined, content[5..5 + READ_CHUNK + 3]);
+        // Progress heard every byte the body gave out; a failed try takes them back.
+        assert_eq!(seen.load(Ordering::Relaxed), READ_CHUNK as i64 + 3);
+        sent.take_back();
+        assert_eq!(seen.load(Ordering::Relaxed), 0);
     }
 }
