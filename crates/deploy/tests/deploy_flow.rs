@@ -968,3 +968,35 @@ async fn a_slow_lfs_upload_reports_progress_in_ci_logs() {
         run.stdout
     );
 }
+
+/// A Space that takes a while to build: the wait shows the Space's page, the build log as it comes and a
+/// heartbeat with the elapsed time, inside one collapsed group in GitHub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_space_wait_shows_heartbeats_and_the_build_log() {
+    let emu = emulator_with(|b| b.build_polls(60)).await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("index.html", b"<p>hi</p>\n")]);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/slowbuild")
+        .input("space_sdk", "static")
+        .input("source_dir", &src.display().to_string())
+        .env("HF_DEPLOY_PROGRESS_INTERVAL_MS", "100")
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.visible());
+    let out = &run.stdout;
+    assert!(
+        out.contains(&format!(
+            "::group::Space alice/slowbuild: build and start ({url}/spaces/alice/slowbuild)"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("  | Building alice/slowbuild"), "{out}");
+    let heartbeats = out
+        .matches("Space alice/slowbuild: still BUILDING after ")
+        .count();
+    assert!(heartbeats >= 3, "{out}");
+    let group = out.find("::group::Space alice/slowbuild").expect("group");
+    let end = out[group..].find("::endgroup::").expect("closed") + group;
+    assert!(out[group..end].contains("RUNNING"), "{out}");
+}

@@ -222,6 +222,43 @@ impl HubClient {
         Ok(sse_payloads(&String::from_utf8_lossy(&text)))
     }
 
+    /// Follows the build or run log: `on_line` gets each line as the Hub sends it, until the stream ends (the
+    /// Hub keeps it open while the Space builds; it replays the log from the start on each connection).
+    pub async fn follow_space_logs(
+        &self,
+        repo: &RepoId,
+        kind: LogKind,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<()> {
+        let url = self.repo_api_url(&Self::space(repo), &format!("/logs/{}", kind.as_str()));
+        let request = self
+            .request(Method::GET, &url)
+            .header("accept", "text/event-stream");
+        let response = self
+            .execute(request, true, &[])
+            .await
+            .map_err(|f| f.error)?;
+        let mut stream = response.bytes_stream();
+        let mut pending = String::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| HubError::Network {
+                message: format!("reading space logs: {}", describe(&e)),
+            })?;
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+            // Whole events only: a chunk may end in the middle of one.
+            while let Some(end) = pending.find("\n\n") {
+                let event: String = pending.drain(..end + 2).collect();
+                for payload in sse_payloads(&event) {
+                    payload.lines().for_each(&mut on_line);
+                }
+            }
+        }
+        for payload in sse_payloads(&pending) {
+            payload.lines().for_each(&mut on_line);
+        }
+        Ok(())
+    }
+
     /// Restarts the Space; returns the new runtime.
     pub async fn restart_space(&self, repo: &RepoId) -> Result<SpaceRuntime> {
         let url = self.repo_api_url(&Self::space(repo), "/restart");

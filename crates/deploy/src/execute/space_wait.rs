@@ -18,6 +18,8 @@ pub struct WaitOptions {
     /// the NO_APP_FILE of a fresh Space) before it starts building. Within this grace a settled stage only
     /// counts once a transitional one (BUILDING, …) has been seen. Zero when nothing was committed.
     pub grace: Duration,
+    /// How often a line says the wait goes on (and the build log is read again, where the Hub closed it).
+    pub heartbeat: Duration,
 }
 
 impl WaitOptions {
@@ -27,6 +29,7 @@ impl WaitOptions {
             timeout,
             interval: tuning.poll_interval,
             grace: Duration::ZERO,
+            heartbeat: tuning.progress_every,
         }
     }
 
@@ -96,17 +99,60 @@ async fn log_tail(client: &HubClient, repo: &RepoId, stage: &SpaceStage) -> Vec<
 }
 
 /// Polls until `RUNNING`. Fails on any other settled stage (BUILD_ERROR, RUNTIME_ERROR, CONFIG_ERROR,
-/// NO_APP_FILE, PAUSED, …) with the log tail, or when `timeout` passes.
+/// NO_APP_FILE, PAUSED, …) with the log tail, or when `timeout` passes. Meanwhile the build log is shown as
+/// it comes (a collapsed group in GitHub), with a heartbeat line and the Space's page.
 pub async fn wait_for_space(
     client: &HubClient,
     repo: &RepoId,
     opts: &WaitOptions,
     report: &dyn Report,
 ) -> Result<SpaceRuntime, WaitError> {
+    let page = client.repo_url(&hub::RepoRef::space(repo.clone()));
+    report.group(&format!("Space {repo}: build and start ({page})"));
+    let result = tokio::select! {
+        result = poll(client, repo, opts, report, &page) => result,
+        () = follow_build_log(client, repo, opts, report) => unreachable!("following never ends"),
+    };
+    report.end_group();
+    result
+}
+
+/// Prints the build log's new lines, reading it again whenever the Hub closes it.
+async fn follow_build_log(
+    client: &HubClient,
+    repo: &RepoId,
+    opts: &WaitOptions,
+    report: &dyn Report,
+) {
+    let mut shown = 0usize;
+    loop {
+        let mut seen = 0usize;
+        // A log that cannot be read is not a reason to fail the wait: the runtime decides.
+        let _ = client
+            .follow_space_logs(repo, LogKind::Build, |line| {
+                seen += 1;
+                if seen > shown {
+                    shown = seen;
+                    report.info(&format!("  | {line}"));
+                }
+            })
+            .await;
+        tokio::time::sleep(opts.heartbeat).await;
+    }
+}
+
+async fn poll(
+    client: &HubClient,
+    repo: &RepoId,
+    opts: &WaitOptions,
+    report: &dyn Report,
+    page: &str,
+) -> Result<SpaceRuntime, WaitError> {
     let start = tokio::time::Instant::now();
     let deadline = start + opts.timeout;
     let mut last_stage = None;
     let mut seen_transitional = false;
+    let mut said = start;
     loop {
         let runtime = client
             .space_runtime(repo)
@@ -118,6 +164,14 @@ pub async fn wait_for_space(
         if last_stage.as_ref() != Some(&runtime.stage) {
             report.info(&format!("Space {repo}: {}", runtime.stage));
             last_stage = Some(runtime.stage.clone());
+            said = tokio::time::Instant::now();
+        } else if said.elapsed() >= opts.heartbeat {
+            report.info(&format!(
+                "Space {repo}: still {} after {}s",
+                runtime.stage,
+                start.elapsed().as_secs()
+            ));
+            said = tokio::time::Instant::now();
         }
         let transitional = runtime.stage.is_transitional();
         seen_transitional |= transitional;
@@ -140,7 +194,7 @@ pub async fn wait_for_space(
                 repo: repo.to_string(),
                 stage: runtime.stage,
                 waited: now - start,
-                page: client.repo_url(&hub::RepoRef::space(repo.clone())),
+                page: page.to_string(),
             });
         }
         tokio::time::sleep(opts.interval.min(deadline - now)).await;

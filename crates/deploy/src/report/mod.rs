@@ -17,6 +17,11 @@ use crate::plan::files::Counts;
 pub trait Report: Send + Sync {
     fn info(&self, line: &str);
     fn warn(&self, line: &str);
+    /// Starts a collapsible group (GitHub); a heading elsewhere.
+    fn group(&self, title: &str) {
+        self.info(title);
+    }
+    fn end_group(&self) {}
 }
 
 /// How output is shaped.
@@ -113,21 +118,6 @@ impl Reporter {
         }
     }
 
-    /// Starts a collapsible group in GitHub; a heading elsewhere.
-    pub fn group(&self, title: &str) {
-        if self.style.github {
-            self.line(&format!("::group::{}", github::escape_data(title)));
-        } else {
-            self.line(title);
-        }
-    }
-
-    pub fn end_group(&self) {
-        if self.style.github {
-            self.line("::endgroup::");
-        }
-    }
-
     /// A plan under `heading`, as a collapsible group.
     pub fn show_plan(&self, heading: &str, plan: &crate::plan::files::FilePlan) {
         self.group(heading);
@@ -157,6 +147,20 @@ impl Reporter {
 impl Report for Reporter {
     fn info(&self, line: &str) {
         self.line(line);
+    }
+
+    fn group(&self, title: &str) {
+        if self.style.github {
+            self.line(&format!("::group::{}", github::escape_data(title)));
+        } else {
+            self.line(title);
+        }
+    }
+
+    fn end_group(&self) {
+        if self.style.github {
+            self.line("::endgroup::");
+        }
     }
 
     fn warn(&self, line: &str) {
