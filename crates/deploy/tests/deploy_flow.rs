@@ -294,13 +294,13 @@ async fn space_gets_front_matter_waits_and_reports_build_errors() {
         .run()
         .await;
     assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
-    assert!(failed.stderr.contains("BUILD_ERROR"), "{}", failed.stderr);
+    let error = failed.error();
+    assert!(error.contains("BUILD_ERROR"), "{error}");
     // The error message and the build log's last lines (the emulator logs `ERROR: <message>`).
-    assert!(failed.stderr.contains("boom"), "{}", failed.stderr);
+    assert!(error.contains("boom"), "{error}");
     assert!(
-        failed.stderr.contains("last log lines:") && failed.stderr.contains("\nERROR: boom"),
-        "{}",
-        failed.stderr
+        error.contains("last log lines:") && error.contains("\nERROR: boom"),
+        "{error}"
     );
     assert!(failed.stdout.contains("::error"), "{}", failed.stdout);
     assert_eq!(failed.outputs["repo_id"], "alice/site");
@@ -359,7 +359,9 @@ async fn rerun_after_a_failed_commit_uploads_nothing_again() {
     );
     let failed = deploy().run().await;
     assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
-    assert!(failed.stderr.contains("committing"), "{}", failed.stderr);
+    assert!(failed.error().contains("committing"), "{}", failed.error());
+    // Printed once: the annotation, not a second `error:` line.
+    assert!(!failed.stderr.contains("error: "), "{}", failed.stderr);
     assert_eq!(
         lfs_puts(&emu, 0),
         1,
@@ -924,11 +926,8 @@ async fn retries_are_visible_and_network_errors_name_the_host() {
     let retries = shown.matches("; retry ").count();
     assert!(retries >= 3, "each retry is said: {shown}");
     assert!(shown.contains("whoami failed"), "{shown}");
-    let last = shown
-        .lines()
-        .rfind(|l| l.starts_with("error:"))
-        .unwrap_or_default();
-    assert!(last.contains(&closed), "the host is named: {last}");
+    let error = run.error();
+    assert!(error.contains(&closed), "the host is named: {error}");
 }
 
 /// Without a terminal, a long LFS upload prints its progress (bytes, rate) at a steady interval, not only when

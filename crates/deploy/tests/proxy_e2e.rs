@@ -336,18 +336,18 @@ async fn a_free_plan_gets_exit_3_before_any_write() {
             .run()
             .await;
         assert_eq!(run.code, 3, "{target}: {}", run.stderr);
+        let error = run.error();
         for needle in ["PRO", "Team", "Enterprise", "protected"] {
             assert!(
-                run.stderr.contains(needle),
-                "{target}: the error should mention {needle}: {}",
-                run.stderr
+                error.contains(needle),
+                "{target}: the error should mention {needle}: {error}"
             );
         }
         assert_eq!(
-            run.stderr.matches("paid plan").count(),
+            error.matches("paid plan").count(),
             1,
             "one clear error: {}",
-            run.stderr
+            error
         );
     }
     assert_eq!(emu.mutation_count(), 0);

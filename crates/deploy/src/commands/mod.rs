@@ -42,8 +42,9 @@ fn redact(text: &str) -> String {
     out
 }
 
-/// The one place a failure is shown: a GitHub `::error::` annotation in a workflow, `error: …` on stderr,
-/// and with `--json` the `{"error", "exit_code"}` object on stdout. Returns the exit code.
+/// The one place a failure is shown, once: a GitHub `::error::` annotation in a workflow (the runner shows it
+/// in the log and on the run's page), `error: …` on stderr elsewhere; with `--json` also the
+/// `{"error", "exit_code"}` object on stdout. Returns the exit code.
 pub fn render_failure(style: Style, failure: &Failure) -> i32 {
     let message = redact(&failure.message);
     if style.github {
@@ -54,8 +55,9 @@ pub fn render_failure(style: Style, failure: &Failure) -> i32 {
         } else {
             let _ = writeln!(std::io::stdout().lock(), "{line}");
         }
+    } else {
+        let _ = writeln!(std::io::stderr().lock(), "error: {message}");
     }
-    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
     if style.json {
         let shown = Failure {
             kind: failure.kind,

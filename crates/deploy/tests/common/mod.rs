@@ -59,6 +59,27 @@ impl Run {
         )
     }
 
+    /// The failure as the user reads it: the `::error` annotation decoded (GitHub mode prints the error once,
+    /// as an annotation), else the `error:` lines on stderr.
+    pub fn error(&self) -> String {
+        let annotations: Vec<String> = self
+            .stdout
+            .lines()
+            .chain(self.stderr.lines())
+            .filter_map(|l| l.strip_prefix("::error title=hf-deploy::"))
+            .map(|m| {
+                m.replace("%0A", "\n")
+                    .replace("%0D", "\r")
+                    .replace("%25", "%")
+            })
+            .collect();
+        if annotations.is_empty() {
+            self.stderr.clone()
+        } else {
+            annotations.join("\n")
+        }
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(self.stdout.trim())
             .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", self.stdout))
