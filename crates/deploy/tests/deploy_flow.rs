@@ -360,6 +360,11 @@ async fn rerun_after_a_failed_commit_uploads_nothing_again() {
     let failed = deploy().run().await;
     assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
     assert!(failed.error().contains("committing"), "{}", failed.error());
+    assert!(
+        failed.error().contains("a rerun sends only what is still missing"),
+        "{}",
+        failed.error()
+    );
     // Printed once: the annotation, not a second `error:` line.
     assert!(!failed.stderr.contains("error: "), "{}", failed.stderr);
     assert_eq!(

@@ -159,6 +159,17 @@ impl<'a> Syncer<'a> {
                     ));
                     plan = self.replan(files, true).await?;
                 }
+                Err(CommitError::Failed(f)) if !self.uploaded.is_empty() => {
+                    return Err(Failure {
+                        message: format!(
+                            "{}; the {} LFS object(s) already uploaded stay on the Hub, so a rerun sends only \
+                             what is still missing",
+                            f.message,
+                            self.uploaded.len()
+                        ),
+                        ..f
+                    })
+                }
                 Err(CommitError::Failed(f)) => return Err(f),
             }
         }
