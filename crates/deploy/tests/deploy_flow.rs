@@ -361,7 +361,9 @@ async fn rerun_after_a_failed_commit_uploads_nothing_again() {
     assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
     assert!(failed.error().contains("committing"), "{}", failed.error());
     assert!(
-        failed.error().contains("a rerun sends only what is still missing"),
+        failed
+            .error()
+            .contains("a rerun sends only what is still missing"),
         "{}",
         failed.error()
     );

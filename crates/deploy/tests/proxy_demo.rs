@@ -56,4 +56,17 @@ async fn the_demo_deploys_calls_through_the_proxy_and_redeploys_nothing() {
     ] {
         assert!(stderr.contains(step), "the story lacks {step:?}:\n{stderr}");
     }
+    // The proxy gets its own read-only token, as recommended: nothing to warn about.
+    assert!(
+        !stderr.contains("hf_demo_read") && !stdout.contains("hf_demo_read"),
+        "the proxy token leaked"
+    );
+    assert!(!stderr.contains("can write"), "{stderr}");
+    // The proxy's log lines belong to the steps that caused them, before the end.
+    let done = stderr.find("Done in").expect("the end");
+    assert!(
+        !stderr[done..].contains("ip:127.0.0.1"),
+        "proxy log lines after the end:\n{stderr}"
+    );
+    assert!(stderr.contains("proxy log | "), "{stderr}");
 }

@@ -25,6 +25,7 @@ mod imp {
     use std::collections::BTreeMap;
     use std::path::Path;
     use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
     use anyhow::{anyhow, bail, Context as _};
@@ -35,6 +36,8 @@ mod imp {
 
     const USER: &str = "demo";
     const TOKEN: &str = "hf_demo_write";
+    /// The proxy's own token: read-only, as the README recommends (so the deploy has nothing to warn about).
+    const PROXY_TOKEN: &str = "hf_demo_read";
     const SPACE: &str = "demo/private-echo";
 
     const APP_PY: &str = "import gradio as gr\n\n\
@@ -59,7 +62,10 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
         fn indented(&self, text: &str) {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 // The child already masks tokens; redact again in case a line echoes one.
-                eprintln!("   | {}", line.replace(TOKEN, "hf_***"));
+                eprintln!(
+                    "   | {}",
+                    line.replace(TOKEN, "hf_***").replace(PROXY_TOKEN, "hf_***")
+                );
             }
         }
     }
@@ -72,11 +78,12 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
         story.step(1, "A local Hub");
         let emu = hub_emulator::Emulator::builder()
             .user(USER, TOKEN, hub_emulator::Role::Write)
+            .user(USER, PROXY_TOKEN, hub_emulator::Role::Read)
             .start()
             .await
             .context("starting the embedded Hub emulator")?;
         story.say(&format!(
-            "   hub-emulator at {} with user {USER:?} (PRO plan, write token)",
+            "   hub-emulator at {} with user {USER:?} (PRO plan; a write token to deploy, a read token for the proxy)",
             emu.url()
         ));
 
@@ -92,7 +99,8 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
         story.step(
             3,
             &format!(
-                "hf-deploy deploy --huggingface-repo {SPACE} --private true --create-proxy true"
+                "hf-deploy deploy --huggingface-repo {SPACE} --private true --create-proxy true \
+                 (HF_TOKEN and HF_DEPLOY_PROXY_HF_TOKEN in the environment)"
             ),
         );
         let first = deploy(emu.url(), &app, work.path()).await?;
@@ -157,13 +165,20 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
             Some("Bearer a-callers-own-token"),
         )
         .await?;
-        let text = String::from_utf8_lossy(&body).replace(TOKEN, "hf_***");
+        let text = String::from_utf8_lossy(&body)
+            .replace(TOKEN, "hf_***")
+            .replace(PROXY_TOKEN, "hf_***");
         story.say(&format!(
             "   GET {}/echo?hello=world → {proxy_status}",
             proxy.url
         ));
         story.say(&format!("   {}", snippet(&text, 240)));
-        let leaked = String::from_utf8_lossy(&body).contains(TOKEN);
+        for line in proxy.take_log() {
+            story.say(&format!("   proxy log | {line}"));
+        }
+        let leaked = [TOKEN, PROXY_TOKEN]
+            .iter()
+            .any(|t| String::from_utf8_lossy(&body).contains(t));
         let caller_forwarded = text.contains("a-callers-own-token");
         story.say(&format!(
             "   the token {} in the response; the caller's own Authorization {} forwarded",
@@ -189,7 +204,9 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
                 "already up to date: no commit, no rebuild"
             }
         ));
-        proxy.stop().await;
+        for line in proxy.stop().await {
+            story.say(&format!("   proxy log | {line}"));
+        }
 
         let elapsed = started.elapsed();
         story.say(&format!("\nDone in {:.1} s.", elapsed.as_secs_f64()));
@@ -249,6 +266,7 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
             .env("HOME", home)
             .env("HF_ENDPOINT", endpoint)
             .env("HF_TOKEN", TOKEN)
+            .env("HF_DEPLOY_PROXY_HF_TOKEN", PROXY_TOKEN)
             .env("HF_DEPLOY_HUGGINGFACE_REPO", SPACE)
             .env("HF_DEPLOY_SPACE_SDK", "gradio")
             .env("HF_DEPLOY_PRIVATE", "true")
@@ -285,12 +303,28 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
         url: String,
         stop: tokio::sync::oneshot::Sender<()>,
         task: tokio::task::JoinHandle<()>,
+        /// The proxy's log lines, shown under the step that caused them instead of whenever stderr flushes.
+        log: Arc<Mutex<Vec<String>>>,
     }
 
     impl RunningProxy {
-        async fn stop(self) {
-            let _ = self.stop.send(());
-            let _ = self.task.await;
+        /// The log lines written since the last call.
+        fn take_log(&self) -> Vec<String> {
+            self.log
+                .lock()
+                .map(|mut l| std::mem::take(&mut *l))
+                .unwrap_or_default()
+        }
+
+        async fn stop(self) -> Vec<String> {
+            let RunningProxy {
+                stop, task, log, ..
+            } = self;
+            let _ = stop.send(());
+            let _ = task.await;
+            log.lock()
+                .map(|mut l| std::mem::take(&mut *l))
+                .unwrap_or_default()
         }
     }
 
@@ -314,8 +348,18 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
         env.push((settings::TOKEN_SECRET, secret));
         env.push(("PROXY_LISTEN", &listen));
         env.push(("PROXY_PUBLIC_ORIGIN", &origin));
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = {
+            let log = Arc::clone(&log);
+            Arc::new(move |line: &str| {
+                if let Ok(mut lines) = log.lock() {
+                    lines.push(line.to_string());
+                }
+            })
+        };
         let config = hf_space_proxy::Config::from_map(env)
-            .map_err(|e| anyhow!("proxy configuration: {e}"))?;
+            .map_err(|e| anyhow!("proxy configuration: {e}"))?
+            .with_log_sink(sink);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = hf_space_proxy::serve(config, listener, async {
@@ -327,6 +371,7 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
             url: origin,
             stop,
             task,
+            log,
         })
     }
 

@@ -232,7 +232,12 @@ fn show(ctx: &Ctx<'_>, plan: &DeployPlan) {
     }
     let cfg = ctx.cfg;
     reporter.show_plan(
-        &human::plan_heading(&plan.repo, &cfg.revision, cfg.create_pr, false),
+        &human::plan_heading(
+            &plan.repo,
+            &cfg.revision,
+            cfg.create_pr,
+            human::Heading::First,
+        ),
         &plan.files,
     );
     if let Some(proxy) = &plan.proxy {

@@ -87,9 +87,8 @@ async fn sync_template(
     existed: bool,
 ) -> Result<bool, Failure> {
     let id = &proxy_ref.id;
+    // The plan already said "template up to date".
     if existed && plan.template.is_empty() {
-        ctx.reporter
-            .info(&format!("proxy Space {id}: template up to date"));
         return Ok(false);
     }
     let first = existed.then(|| plan.template.clone());

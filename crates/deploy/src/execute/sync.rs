@@ -12,7 +12,8 @@ use super::lfs::{upload_lfs, LfsTarget};
 use crate::context::Ctx;
 use crate::failure::Failure;
 use crate::plan::files::{self, FilePlan, ModeCache};
-use crate::report::{human, Report, Reporter};
+use crate::report::human::{self, Heading};
+use crate::report::{Report, Reporter};
 use crate::source::LocalFile;
 
 /// Re-plans after a 412 before giving up.
@@ -131,7 +132,7 @@ impl<'a> Syncer<'a> {
     ) -> Result<Synced, Failure> {
         let mut plan = match first {
             Some(plan) => plan,
-            None => self.replan(files, false).await?,
+            None => self.replan(files, Heading::Created).await?,
         };
         let mut commits = Vec::new();
         let mut replans = 0;
@@ -157,7 +158,7 @@ impl<'a> Syncer<'a> {
                         "{} changed since the plan was made (412): re-planning",
                         self.repo.id
                     ));
-                    plan = self.replan(files, true).await?;
+                    plan = self.replan(files, Heading::Again).await?;
                 }
                 Err(CommitError::Failed(f)) if !self.uploaded.is_empty() => {
                     return Err(Failure {
@@ -177,7 +178,11 @@ impl<'a> Syncer<'a> {
     }
 
     /// Reads the head and the tree again and plans against them.
-    async fn replan(&mut self, files: &[Arc<LocalFile>], again: bool) -> Result<FilePlan, Failure> {
+    async fn replan(
+        &mut self,
+        files: &[Arc<LocalFile>],
+        heading: Heading,
+    ) -> Result<FilePlan, Failure> {
         let client = &self.ctx.client;
         let head = client
             .repo_info(&self.repo, Some(&self.revision))
@@ -196,7 +201,7 @@ impl<'a> Syncer<'a> {
         let plan = self
             .plan(files, head.sha, &tree, EarlyUploads::Start)
             .await?;
-        let heading = human::plan_heading(&self.repo, &self.revision, self.create_pr, again);
+        let heading = human::plan_heading(&self.repo, &self.revision, self.create_pr, heading);
         self.ctx.reporter.show_plan(&heading, &plan);
         self.release_log();
         Ok(plan)

@@ -25,14 +25,34 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// `Plan for space alice/app (main):`, or `New plan …` after a re-plan.
-pub fn plan_heading(repo: &RepoRef, revision: &str, create_pr: bool, again: bool) -> String {
+/// Which plan of a deploy a heading introduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heading {
+    /// The plan made from what was gathered.
+    First,
+    /// The repo was just created: planned again against what the Hub wrote into it.
+    Created,
+    /// After a 412: someone pushed meanwhile.
+    Again,
+}
+
+/// `Plan for space alice/app (main):`, `… now that it exists:` or `New plan …` after a re-plan.
+pub fn plan_heading(repo: &RepoRef, revision: &str, create_pr: bool, heading: Heading) -> String {
     format!(
-        "{} for {} {} ({revision}{}):",
-        if again { "New plan" } else { "Plan" },
+        "{} for {} {} ({revision}{}){}:",
+        if heading == Heading::Again {
+            "New plan"
+        } else {
+            "Plan"
+        },
         repo.repo_type,
         repo.id,
-        if create_pr { ", as a pull request" } else { "" }
+        if create_pr { ", as a pull request" } else { "" },
+        if heading == Heading::Created {
+            ", now that it exists"
+        } else {
+            ""
+        }
     )
 }
 
