@@ -40,7 +40,15 @@ async fn the_demo_deploys_calls_through_the_proxy_and_redeploys_nothing() {
     assert_eq!(json["second_deploy_changed"], false);
     assert_eq!(json["second_deploy_writes"], 0);
     assert_eq!(json["proxy_repo_id"], "demo/private-echo-proxy");
-    // Once the proxy Space's URL serves the real proxy, the redeploy's probe of it succeeds.
+    // The proxy Space's URL serves the real proxy from the start: the first deploy's own probe reaches it.
+    let first = stderr
+        .split("Deploying the same folder again")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        first.contains("is live (/.proxy/healthz 200)") && !first.contains("/.proxy/healthz with"),
+        "the first deploy's probe should reach the proxy:\n{first}"
+    );
     let redeploy = stderr
         .split("Deploying the same folder again")
         .nth(1)

@@ -5,8 +5,24 @@ use crate::faults::Faults;
 use crate::journal::Journal;
 use crate::state::HubState;
 use crate::storage::LfsStore;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What a Space runs with, handed to an [`AppRunner`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaceRun {
+    pub repo_id: String,
+    pub variables: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// Runs a Space's real app on its first request (the offline demo runs hf-space-proxy for its proxy Space,
+/// as the Hub would build and run it): returns the app's origin, or `None` to keep the built-in test app.
+pub type AppRunner =
+    Arc<dyn Fn(SpaceRun) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
 
 /// Everything the handlers share.
 pub struct Shared {
@@ -19,6 +35,7 @@ pub struct Shared {
     pub token_leaks: AtomicUsize,
     /// Numbers the `x-request-id` of each request.
     pub request_seq: AtomicU64,
+    pub app_runner: Mutex<Option<AppRunner>>,
 }
 
 pub type Ctx = Arc<Shared>;
@@ -33,6 +50,7 @@ impl Shared {
             store,
             token_leaks: AtomicUsize::new(0),
             request_seq: AtomicU64::new(1),
+            app_runner: Mutex::new(None),
         }
     }
 

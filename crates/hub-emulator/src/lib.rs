@@ -43,6 +43,7 @@ mod state;
 mod storage;
 
 pub use config::{Config, OrgSpec, Plan, Role, UserSpec};
+pub use context::{AppRunner, SpaceRun};
 pub use faults::{FaultAction, FaultRule, FaultTrigger};
 pub use journal::JournalEntry;
 
@@ -286,6 +287,13 @@ impl Emulator {
     /// Makes the Space's app listener forward to `upstream` (e.g. `http://127.0.0.1:PORT`, a real
     /// app such as the proxy) instead of the built-in test app; `None` restores the test app.
     /// The access check and header rewriting stay in front. Returns false for an unknown Space.
+    /// Lets `runner` start a Space's real app on its first request (see [`AppRunner`]).
+    pub fn set_space_app_runner(&self, runner: AppRunner) {
+        if let Ok(mut slot) = self.shared.app_runner.lock() {
+            *slot = Some(runner);
+        }
+    }
+
     pub fn set_space_app_upstream(&self, repo_id: &str, upstream: Option<&str>) -> bool {
         let mut st = self.shared.lock();
         match st

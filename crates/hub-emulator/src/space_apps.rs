@@ -4,9 +4,9 @@
 //! built-in test app behind it.
 
 use crate::auth;
-use crate::context::Shared;
+use crate::context::{Shared, SpaceRun};
 use crate::server::{self, Peer};
-use crate::state::AppHandle;
+use crate::state::{AppHandle, KeyValue};
 use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, Request, State};
@@ -89,9 +89,24 @@ async fn gate(State(app): State<Arc<AppCtx>>, mut req: Request, next: Next) -> R
                 .and_then(|s| s.app.as_ref())
                 .is_some_and(|a| a.id == app.id)
         });
-        let upstream = repo
-            .and_then(|r| r.space.as_ref())
-            .and_then(|s| s.upstream.clone());
+        let upstream = repo.and_then(|r| {
+            let s = r.space.as_ref()?;
+            Some(match &s.upstream {
+                Some(origin) => Upstream::Known(origin.clone()),
+                None => {
+                    let values = |m: &std::collections::BTreeMap<String, KeyValue>| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.value.clone()))
+                            .collect()
+                    };
+                    Upstream::Ask(SpaceRun {
+                        repo_id: r.id(),
+                        variables: values(&s.variables),
+                        secrets: values(&s.secrets),
+                    })
+                }
+            })
+        });
         match repo {
             None => Err(StatusCode::NOT_FOUND),
             Some(r) if !r.private => Ok(upstream),
@@ -112,9 +127,10 @@ async fn gate(State(app): State<Arc<AppCtx>>, mut req: Request, next: Next) -> R
             }
         }
     };
-    drop(hub);
     let upstream = match verdict {
-        Ok(u) => u,
+        Ok(Some(Upstream::Known(origin))) => Some(origin),
+        Ok(Some(Upstream::Ask(run))) => run_app(&hub, run).await,
+        Ok(None) => None,
         Err(status) => {
             // Read a small body first, so the refusal does not cost the caller its connection.
             if !req.headers().contains_key("expect") {
@@ -139,6 +155,30 @@ async fn gate(State(app): State<Arc<AppCtx>>, mut req: Request, next: Next) -> R
         Some(origin) => forward(&app.client, &origin, req).await,
         None => next.run(req).await,
     }
+}
+
+/// Where a Space app's requests go: a known origin, or the runner is asked (once it answers, it is known).
+enum Upstream {
+    Known(String),
+    Ask(SpaceRun),
+}
+
+/// The Space's real app, started by the emulator's runner on its first request and remembered as its
+/// upstream; `None` keeps the built-in test app.
+async fn run_app(hub: &Shared, run: SpaceRun) -> Option<String> {
+    let runner = hub.app_runner.lock().ok()?.clone()?;
+    let repo_id = run.repo_id.clone();
+    let origin = runner(run).await?;
+    let mut st = hub.lock();
+    if let Some(space) = st
+        .repos
+        .values_mut()
+        .find(|r| r.space.is_some() && r.id() == repo_id)
+        .and_then(|r| r.space.as_mut())
+    {
+        space.upstream = Some(origin.clone());
+    }
+    Some(origin)
 }
 
 fn refused(status: StatusCode) -> Response {

@@ -103,14 +103,12 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
                  (HF_TOKEN and HF_DEPLOY_PROXY_HF_TOKEN in the environment)"
             ),
         );
+        // The Hub builds and runs the proxy Space's code; here the local Hub starts hf-space-proxy itself on the
+        // Space's first request, with the settings the deploy wrote, so the deploy's own probe reaches it.
+        let running: Arc<Mutex<Option<RunningProxy>>> = Arc::default();
+        emu.set_space_app_runner(proxy_runner(Arc::clone(&running)));
         let first = deploy(emu.url(), &app, work.path()).await?;
         story.indented(&first.log);
-        if first.log.contains("/.proxy/healthz") {
-            story.say(
-                "   (the emulator serves a stand-in app on every Space's URL, so the deploy's own probe of the \
-                 proxy Space gets a 404 here; on the Hub the Space runs hf-space-proxy, which step 5 starts locally)",
-            );
-        }
         let first_json = first.result?;
         let commit = str_field(&first_json, "commit_sha");
         let space_url = str_field(&first_json, "space_url");
@@ -132,7 +130,7 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
 
         story.step(
             5,
-            "Starting hf-space-proxy with the proxy Space's settings, as read back from the Hub",
+            "The proxy Space runs hf-space-proxy with the settings the deploy wrote",
         );
         let variables: BTreeMap<String, String> = emu.space_variables(&proxy_repo);
         let secret = emu
@@ -146,22 +144,24 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
             settings::TOKEN_SECRET,
             secret.len()
         ));
-        let proxy = start_proxy(&variables, &secret).await?;
-        story.say(&format!("   hf-space-proxy listening on {}", proxy.url));
-        // From now on the proxy Space's own URL serves the real proxy, as the Space would on the Hub, so the
-        // redeploy in step 7 probes it for real.
-        if emu.set_space_app_upstream(&proxy_repo, Some(&proxy.url)) {
-            story.say(&format!(
-                "   the proxy Space's app URL {proxy_space_url} now serves it"
-            ));
-        }
+        let proxy = running
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .ok_or_else(|| {
+                anyhow!("the proxy Space's app never started (its probe did not reach it)")
+            })?;
+        story.say(&format!(
+            "   hf-space-proxy serves the proxy Space's app URL {proxy_space_url} (locally {})",
+            proxy.url
+        ));
 
         story.step(
             6,
             "Calling the private Space through the proxy, as an anonymous caller",
         );
         let (proxy_status, body) = get(
-            &format!("{}/echo?hello=world", proxy.url),
+            &format!("{}/echo?hello=world", proxy_space_url),
             Some("Bearer a-callers-own-token"),
         )
         .await?;
@@ -170,7 +170,7 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
             .replace(PROXY_TOKEN, "hf_***");
         story.say(&format!(
             "   GET {}/echo?hello=world → {proxy_status}",
-            proxy.url
+            proxy_space_url
         ));
         story.say(&format!("   {}", snippet(&text, 240)));
         for line in proxy.take_log() {
@@ -372,6 +372,25 @@ gr.Interface(echo, \"text\", \"text\", title=\"Private echo\").launch()\n";
             stop,
             task,
             log,
+        })
+    }
+
+    /// Starts hf-space-proxy for a Space that holds proxy settings (the proxy Space), on its first request.
+    fn proxy_runner(slot: Arc<Mutex<Option<RunningProxy>>>) -> hub_emulator::AppRunner {
+        Arc::new(move |run: hub_emulator::SpaceRun| {
+            let slot = Arc::clone(&slot);
+            Box::pin(async move {
+                let secret = run.secrets.get(settings::TOKEN_SECRET)?;
+                if !run.variables.contains_key(settings::TARGET_URL) {
+                    return None;
+                }
+                let proxy = start_proxy(&run.variables, secret).await.ok()?;
+                let url = proxy.url.clone();
+                if let Ok(mut s) = slot.lock() {
+                    *s = Some(proxy);
+                }
+                Some(url)
+            })
         })
     }
 
