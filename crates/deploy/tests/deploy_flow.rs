@@ -1006,3 +1006,35 @@ async fn the_space_wait_shows_heartbeats_and_the_build_log() {
     let end = out[group..].find("::endgroup::").expect("closed") + group;
     assert!(out[group..end].contains("RUNNING"), "{out}");
 }
+
+/// The Hub judges `shouldIgnore` by the `.gitignore` sent with preupload: the deployed folder's, not the one
+/// the repo held before (which would drop a file the new `.gitignore` no longer ignores).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preupload_judges_ignored_files_by_the_deployed_gitignore() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("a.txt", b"a\n"), (".gitignore", b"*.log\n")]);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/ignores")
+            .input("repo_type", "model")
+            .input("source_dir", &src.display().to_string())
+    };
+    assert_eq!(deploy().run().await.code, 0);
+    write_tree(
+        &src,
+        &[(".gitignore", b"*.tmp\n"), ("debug.log", b"kept\n")],
+    );
+    let run = deploy().run().await;
+    assert_eq!(run.code, 0, "{}", run.visible());
+    assert_tree(
+        &url,
+        &repo(RepoType::Model, "alice/ignores"),
+        &[
+            ("a.txt", b"a\n"),
+            (".gitignore", b"*.tmp\n"),
+            ("debug.log", b"kept\n"),
+        ],
+    )
+    .await;
+}

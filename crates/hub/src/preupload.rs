@@ -138,6 +138,7 @@ impl HubClient {
         revision: &str,
         files: &[PreuploadFile],
         create_pr: bool,
+        git_ignore: Option<&str>,
     ) -> Result<Vec<PreuploadResult>> {
         let mut url =
             self.repo_api_url(repo, &format!("/preupload/{}", encode::revision(revision)));
@@ -147,11 +148,16 @@ impl HubClient {
         let b64 = base64::engine::general_purpose::STANDARD;
         let mut out = Vec::with_capacity(files.len());
         for chunk in files.chunks(MAX_FILES_PER_REQUEST) {
-            let body = json!({
+            let mut body = json!({
                 "files": chunk.iter().map(|f| json!({
                     "path": f.path, "sample": b64.encode(&f.sample), "size": f.size
                 })).collect::<Vec<_>>()
             });
+            // The `.gitignore` being committed, so `shouldIgnore` is judged against it rather than the repo's
+            // current one (as the official client does).
+            if let Some(text) = git_ignore {
+                body["gitIgnore"] = json!(text);
+            }
             let raw: RawPreupload = self
                 .run(RetryMode::Idempotent, "preupload", || async {
                     let response = self

@@ -208,7 +208,10 @@ async fn preupload_splits_large_requests_and_keeps_order() {
             },
         })
         .collect();
-    let answers = c.preupload(&repo, "main", &files, false).await.unwrap();
+    let answers = c
+        .preupload(&repo, "main", &files, false, None)
+        .await
+        .unwrap();
     assert_eq!(answers.len(), n);
     for (i, (asked, got)) in files.iter().zip(&answers).enumerate() {
         assert_eq!(asked.path, got.path);
@@ -237,7 +240,10 @@ async fn create_pr_opens_a_pull_request_and_leaves_main_alone() {
         size: 2,
         sample: b"pr".to_vec(),
     }];
-    let modes = c.preupload(&repo, "main", &files, true).await.unwrap();
+    let modes = c
+        .preupload(&repo, "main", &files, true, None)
+        .await
+        .unwrap();
     assert_eq!(modes[0].upload_mode, hub::UploadMode::Regular);
     let commit = CommitRequest {
         summary: "proposal".into(),

@@ -14,7 +14,7 @@ use crate::failure::Failure;
 use crate::plan::files::{self, FilePlan, ModeCache};
 use crate::report::human::{self, Heading};
 use crate::report::{Report, Reporter};
-use crate::source::LocalFile;
+use crate::source::{Content, LocalFile};
 
 /// Re-plans after a 412 before giving up.
 const MAX_REPLANS: usize = 5;
@@ -95,11 +95,13 @@ impl<'a> Syncer<'a> {
             EarlyUploads::Start => diff.always_lfs(),
             EarlyUploads::No => Vec::new(),
         };
+        let git_ignore = git_ignore(files)?;
         let target = files::Target {
             client: &self.ctx.client,
             repo: &self.repo,
             revision: &self.revision,
             create_pr: self.create_pr,
+            git_ignore: git_ignore.as_deref(),
         };
         let lfs = lfs_target(self.ctx, &self.repo, &self.revision);
         // The early uploads log after the plan is printed (see `release_log`), in the order a reader expects.
@@ -229,4 +231,18 @@ fn lfs_target<'s>(ctx: &'s Ctx<'_>, repo: &'s RepoRef, revision: &'s str) -> Lfs
         concurrency: ctx.tuning.upload_concurrency,
         progress_every: ctx.tuning.progress_every,
     }
+}
+
+/// The text of the `.gitignore` being deployed, if any.
+fn git_ignore(files: &[Arc<LocalFile>]) -> Result<Option<String>, Failure> {
+    let Some(file) = files.iter().find(|f| f.path == ".gitignore") else {
+        return Ok(None);
+    };
+    let bytes = match &file.content {
+        Content::File(path) => {
+            std::fs::read(path).map_err(|e| Failure::runtime(format!("reading .gitignore: {e}")))?
+        }
+        Content::Bytes(bytes) => bytes.to_vec(),
+    };
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }

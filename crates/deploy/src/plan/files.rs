@@ -176,6 +176,8 @@ pub struct Target<'a> {
     pub repo: &'a RepoRef,
     pub revision: &'a str,
     pub create_pr: bool,
+    /// The `.gitignore` the commit will hold, when the folder has one: the Hub judges `shouldIgnore` by it.
+    pub git_ignore: Option<&'a str>,
 }
 
 /// The changed files whose mode preupload must tell: not empty (always regular), not learnt yet.
@@ -212,7 +214,13 @@ pub async fn build(
             }
             target
                 .client
-                .preupload(target.repo, target.revision, &files, target.create_pr)
+                .preupload(
+                    target.repo,
+                    target.revision,
+                    &files,
+                    target.create_pr,
+                    target.git_ignore,
+                )
                 .await
                 .map_err(|e| Failure::hub("asking the Hub how to store the files (preupload)", e))
         }))

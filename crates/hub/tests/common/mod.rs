@@ -97,7 +97,7 @@ pub async fn upload(
             sample: h.sample.clone(),
         })
         .collect();
-    let modes = client.preupload(repo, "main", &pre, false).await?;
+    let modes = client.preupload(repo, "main", &pre, false, None).await?;
     let mut out = Uploaded::default();
     let mut ops = Vec::new();
     let mut lfs = Vec::new();
