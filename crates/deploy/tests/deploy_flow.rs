@@ -1038,3 +1038,45 @@ async fn preupload_judges_ignored_files_by_the_deployed_gitignore() {
     )
     .await;
 }
+
+/// A Space builds from main: a deploy to another branch waits for nothing (and says so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_to_another_branch_does_not_wait_for_the_space() {
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("index.html", b"<p>v1</p>\n")]);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/branchy")
+            .input("space_sdk", "static")
+            .input("source_dir", &src.display().to_string())
+    };
+    let first = deploy().run().await;
+    assert_eq!(first.code, 0, "{}", first.visible());
+    assert!(
+        first.stdout.contains("Waiting for the Space"),
+        "{}",
+        first.stdout
+    );
+    let created = reqwest::Client::new()
+        .post(format!("{url}/api/spaces/alice/branchy/branch/dev"))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .expect("create branch");
+    assert!(created.status().is_success(), "{:?}", created.status());
+    write_tree(&src, &[("index.html", b"<p>v2</p>\n")]);
+    let run = deploy().input("revision", "dev").run().await;
+    assert_eq!(run.code, 0, "{}", run.visible());
+    assert!(
+        run.stdout
+            .contains("Not waiting for the Space: it builds from main, and this deploy commits to the branch dev"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("Waiting for the Space"),
+        "{}",
+        run.stdout
+    );
+}

@@ -177,7 +177,7 @@ async fn make_plan(
         repo: g.repo.clone(),
         create: g.head.is_none().then_some(g.sdk),
         files,
-        wait: g.repo.repo_type == RepoType::Space && cfg.wait && !cfg.create_pr,
+        wait: wait_for_space(ctx, g),
         proxy,
     })
 }
@@ -204,6 +204,30 @@ fn warn_about_upstream(ctx: &Ctx<'_>, url: &str) {
              point it at a Space's https://….hf.space URL, or make sure you trust that host",
             why.join(" and ")
         ));
+    }
+}
+
+/// Spaces build from their main branch: a deploy elsewhere (a branch, a pull request) rebuilds nothing.
+fn wait_for_space(ctx: &Ctx<'_>, g: &Gathered) -> bool {
+    let cfg = ctx.cfg;
+    if g.repo.repo_type != RepoType::Space || !cfg.wait {
+        return false;
+    }
+    let elsewhere = if cfg.create_pr {
+        Some("opens a pull request".to_string())
+    } else if cfg.revision != "main" {
+        Some(format!("commits to the branch {}", cfg.revision))
+    } else {
+        None
+    };
+    match elsewhere {
+        Some(what) => {
+            ctx.reporter.info(&format!(
+                "Not waiting for the Space: it builds from main, and this deploy {what}"
+            ));
+            false
+        }
+        None => true,
     }
 }
 

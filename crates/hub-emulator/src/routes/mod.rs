@@ -137,6 +137,10 @@ async fn repo_api(
         ("POST", ["commit", rev]) => commit::commit(ctx, req, rtype, ns, name, rev).await,
         ("GET", ["commits", rev]) => repos::commits(&ctx, req, rtype, &ns, &name, rev),
         ("PUT", ["settings"]) => repos::settings(ctx, req, rtype, ns, name).await,
+        ("POST", ["branch", branch @ ..]) if !branch.is_empty() => {
+            let branch = branch.join("/");
+            repos::create_branch(ctx, req, rtype, ns, name, branch).await
+        }
         (_, ["secrets"]) if space => spaces::secrets(ctx, req, ns, name).await,
         (_, ["variables"]) if space => spaces::variables(ctx, req, ns, name).await,
         ("GET", ["runtime"]) if space => spaces::runtime(&ctx, req.headers(), &ns, &name),

@@ -493,3 +493,45 @@ pub fn commits(
     }
     Ok(json(StatusCode::OK, Value::Array(out)))
 }
+
+/// `POST /api/{type}s/{id}/branch/{branch}`: a new branch at `startingPoint` (default: main's head); 409 when
+/// it exists.
+pub async fn create_branch(
+    ctx: Ctx,
+    req: Request,
+    rtype: RepoType,
+    ns: String,
+    name: String,
+    branch: String,
+) -> ApiResult<Response> {
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        starting_point: Option<String>,
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = crate::routes::body_bytes(body).await?;
+    let body: Body = if bytes.is_empty() {
+        Body::default()
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+    };
+    let mut st = ctx.lock();
+    let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let repo = writable(&mut st, &caller, rtype, &ns, &name)?;
+    if repo.branches.contains_key(&branch) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("Reference refs/heads/{branch} already exists"),
+        ));
+    }
+    let from = body.starting_point.as_deref().unwrap_or("main");
+    let commit = repo
+        .resolve_rev(from)
+        .map(|c| c.id.clone())
+        .ok_or_else(|| ApiError::revision_not_found(from))?;
+    repo.branches.insert(branch, commit);
+    repo.last_modified = clock::now();
+    Ok(mutated(json(StatusCode::OK, json!({}))))
+}
