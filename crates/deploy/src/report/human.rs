@@ -157,4 +157,46 @@ mod tests {
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(3 * 1024 * 1024), "3.0 MiB");
     }
+
+    fn upload(path: &str, size: u64, lfs: bool) -> crate::plan::files::Upload {
+        crate::plan::files::Upload {
+            file: std::sync::Arc::new(crate::source::LocalFile {
+                path: path.into(),
+                content: crate::source::Content::File(path.into()),
+                size,
+                sha256: "s".into(),
+                git_sha1: "g".into(),
+                stamp: None,
+            }),
+            change: Change::Add,
+            lfs,
+        }
+    }
+
+    /// The table counts what changed and how much content that is; LFS files are flagged as sent only if
+    /// the Hub lacks them.
+    #[test]
+    fn plan_lines_count_changed_content() {
+        let plan = FilePlan {
+            uploads: vec![upload("a.txt", 1536, false), upload("w.bin", 3 << 20, true)],
+            deletes: vec!["old".into()],
+            unchanged: 4,
+            ..FilePlan::default()
+        };
+        let lines = plan_lines(&plan);
+        assert!(lines.contains(&"  added            2".to_string()), "{lines:?}");
+        assert!(lines.contains(&"  unchanged        4".to_string()), "{lines:?}");
+        assert!(
+            lines.contains(
+                &"  changed:   3.0 MiB (1 via LFS, sent only if the Hub lacks them)".to_string()
+            ),
+            "{lines:?}"
+        );
+        assert!(lines.contains(&"  - old".to_string()), "{lines:?}");
+        let small = FilePlan {
+            uploads: vec![upload("a.txt", 1, false)],
+            ..FilePlan::default()
+        };
+        assert!(plan_lines(&small).contains(&"  changed:   1 B".to_string()));
+    }
 }

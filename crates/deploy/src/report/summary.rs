@@ -193,6 +193,14 @@ mod tests {
         );
     }
 
+    /// Nothing changed: counts only, no file table.
+    #[test]
+    fn an_empty_plan_has_no_file_table() {
+        let md = render(&Outcome::default(), &[]);
+        assert!(md.contains("| 0 | 0 | 0 | 0 |"), "{md}");
+        assert!(!md.contains("| | file |"), "{md}");
+    }
+
     /// File names are data: a backtick or `|` in one cannot end its code span or its table cell.
     #[test]
     fn file_names_cannot_inject_markdown() {
