@@ -50,15 +50,22 @@ pub enum SpaceRole {
     Proxy,
 }
 
-/// Fails (exit 3) when creating a Space of `sdk` in `namespace` needs a paid plan it does not have. A namespace
-/// whoami does not know (not the user, not one of its orgs) is left to the Hub.
+/// The hardware a free account may still run a Gradio Space on (the Hub allows a few ZeroGPU Spaces).
+pub const FREE_GRADIO_HARDWARE: &str = "zero-a10g";
+
+/// Fails (exit 3) when creating a Space of `sdk` on `hardware` in `namespace` needs a paid plan it does not
+/// have: static Spaces are free, and so is a Gradio Space on ZeroGPU. A namespace whoami does not know (not the
+/// user, not one of its orgs) is left to the Hub.
 pub fn check_plan(
     who: &WhoAmI,
     namespace: &str,
     sdk: SpaceSdk,
+    hardware: Option<&str>,
     role: SpaceRole,
 ) -> Result<(), Failure> {
-    if sdk.needs_paid_plan() && who.plan_for(namespace) == AccountPlan::Free {
+    let free = !sdk.needs_paid_plan()
+        || (sdk == SpaceSdk::Gradio && hardware == Some(FREE_GRADIO_HARDWARE));
+    if !free && who.plan_for(namespace) == AccountPlan::Free {
         return Err(plan_refusal(namespace, sdk, role));
     }
     Ok(())
@@ -69,8 +76,13 @@ pub fn plan_refusal(namespace: &str, sdk: SpaceSdk, role: SpaceRole) -> Failure 
     Failure::auth(match role {
         SpaceRole::Target => format!(
             "creating a {} Space needs a paid Hugging Face plan (PRO, Team or Enterprise) since July 2026, and {namespace} \
-             is on the free plan: upgrade at https://huggingface.co/pricing, or use space_sdk: static (free)",
-            sdk.as_str()
+             is on the free plan: upgrade at https://huggingface.co/pricing, or use space_sdk: static (free){}",
+            sdk.as_str(),
+            if sdk == SpaceSdk::Gradio {
+                format!(", or space_hardware: {FREE_GRADIO_HARDWARE} (ZeroGPU, open to free accounts)")
+            } else {
+                String::new()
+            }
         ),
         SpaceRole::Proxy => format!(
             "create_proxy needs a Docker Space in {namespace:?}, and creating Docker Spaces needs a paid plan \
@@ -101,6 +113,7 @@ mod tests {
             &who(AccountPlan::Free),
             "carol",
             SpaceSdk::Docker,
+            None,
             SpaceRole::Proxy,
         )
         .unwrap_err();
@@ -116,7 +129,14 @@ mod tests {
             AccountPlan::Unknown,
         ] {
             assert!(
-                check_plan(&who(plan), "carol", SpaceSdk::Docker, SpaceRole::Proxy).is_ok(),
+                check_plan(
+                    &who(plan),
+                    "carol",
+                    SpaceSdk::Docker,
+                    None,
+                    SpaceRole::Proxy
+                )
+                .is_ok(),
                 "{plan:?}"
             );
         }
@@ -125,14 +145,47 @@ mod tests {
             &who(AccountPlan::Free),
             "someone-else",
             SpaceSdk::Docker,
+            None,
             SpaceRole::Proxy
         )
         .is_ok());
+        // A Gradio Space on ZeroGPU is free; on the default hardware it is not.
+        for (hardware, ok) in [
+            (Some("zero-a10g"), true),
+            (Some("cpu-basic"), false),
+            (None, false),
+        ] {
+            assert_eq!(
+                check_plan(
+                    &who(AccountPlan::Free),
+                    "carol",
+                    SpaceSdk::Gradio,
+                    hardware,
+                    SpaceRole::Target
+                )
+                .is_ok(),
+                ok,
+                "{hardware:?}"
+            );
+        }
+        let refused = check_plan(
+            &who(AccountPlan::Free),
+            "carol",
+            SpaceSdk::Gradio,
+            None,
+            SpaceRole::Target,
+        )
+        .unwrap_err();
+        assert!(
+            refused.message.contains("space_hardware: zero-a10g"),
+            "{refused}"
+        );
         // Static Spaces are free.
         assert!(check_plan(
             &who(AccountPlan::Free),
             "carol",
             SpaceSdk::Static,
+            None,
             SpaceRole::Target
         )
         .is_ok());

@@ -42,9 +42,16 @@ pub struct DeployArgs {
     /// `gradio`, `streamlit`, `docker` or `static` [default: gradio].
     #[arg(long, env = "HF_DEPLOY_SPACE_SDK", value_name = "SDK")]
     pub space_sdk: Option<String>,
-    /// Create the repo private (on creation only).
+    /// Create the repo private (on creation only); same as `--visibility private`/`public`.
     #[arg(long, env = "HF_DEPLOY_PRIVATE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub private: Option<String>,
+    /// `public`, `private` or `protected` (PRO Spaces: public app, private files), on creation only
+    /// [default: the account's default].
+    #[arg(long, env = "HF_DEPLOY_VISIBILITY", value_name = "VISIBILITY")]
+    pub visibility: Option<String>,
+    /// Hardware of a Space created now (`cpu-basic`, `zero-a10g`, …) [default: the Hub's].
+    #[arg(long, env = "HF_DEPLOY_SPACE_HARDWARE", value_name = "FLAVOR")]
+    pub space_hardware: Option<String>,
     /// Folder to deploy [default: .].
     #[arg(long, env = "HF_DEPLOY_SOURCE_DIR", value_name = "DIR")]
     pub source_dir: Option<String>,

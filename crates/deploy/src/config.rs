@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hub::{RepoId, RepoType, SpaceSdk, Token};
+use hub::{RepoId, RepoType, SpaceSdk, Token, Visibility};
 
 use crate::source::filter::PathFilter;
 
@@ -66,9 +66,10 @@ pub struct DeployConfig {
     pub target: RepoTarget,
     pub repo_type: RepoType,
     pub space_sdk: SpaceSdk,
-    pub private: bool,
-    /// `private` was given explicitly (a mismatch with an existing repo is then reported).
-    pub private_given: bool,
+    /// From `visibility`, else `private`; `None`: the account's default (nothing is sent).
+    pub visibility: Option<Visibility>,
+    /// Hardware of a Space created now; `None`: the Hub's default.
+    pub space_hardware: Option<String>,
     /// Canonical absolute path of the folder to deploy.
     pub source_dir: PathBuf,
     /// Commit title and optional body (lines after the first).

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use hub::{RepoId, RepoType, SpaceSdk};
+use hub::{RepoId, RepoType, SpaceSdk, Visibility};
 
 use crate::cli::DeployArgs;
 use crate::config::{AllowOrigins, DeployConfig, ProxyConfig, RepoTarget};
@@ -198,6 +198,58 @@ fn check_endpoint(env: EnvLookup) -> Result<String, Failure> {
     Ok(raw.trim_end_matches('/').to_string())
 }
 
+/// `visibility`, else the legacy `private` (true → private, false → public); neither: `None`. Both, disagreeing:
+/// refused.
+fn visibility(args: &DeployArgs) -> Result<Option<Visibility>, Failure> {
+    let private = match non_empty(&args.private) {
+        Some(_) => Some(parse_bool("private", &args.private, false)?),
+        None => None,
+    };
+    let Some(raw) = non_empty(&args.visibility) else {
+        return Ok(private.map(|p| {
+            if p {
+                Visibility::Private
+            } else {
+                Visibility::Public
+            }
+        }));
+    };
+    let v = Visibility::parse(raw).ok_or_else(|| {
+        Failure::input(format!(
+            "visibility: {raw:?} is not a visibility; use public, private or protected"
+        ))
+    })?;
+    if private.is_some_and(|p| p != (v == Visibility::Private)) {
+        return Err(Failure::input(format!(
+            "visibility is {} but private is {}: give one of them",
+            v.as_str(),
+            private.unwrap_or_default()
+        )));
+    }
+    Ok(Some(v))
+}
+
+/// `space_hardware`: a flavour name as the Hub spells them (the Hub checks it exists), Spaces only.
+fn space_hardware(raw: Option<&str>, repo_type: RepoType) -> Result<Option<String>, Failure> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    if repo_type != RepoType::Space {
+        return Err(Failure::input(format!(
+            "space_hardware: only Spaces have hardware, and repo_type is {repo_type}; drop space_hardware"
+        )));
+    }
+    if !raw
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(Failure::input(format!(
+            "space_hardware: {raw:?} is not a hardware flavour like cpu-basic, cpu-upgrade or zero-a10g"
+        )));
+    }
+    Ok(Some(raw.to_string()))
+}
+
 /// The proxy Space's name, `{target}{suffix}`, checked by the Hub's naming rules.
 fn proxy_name(target: &str, suffix: &str) -> Result<String, Failure> {
     if suffix.is_empty() {
@@ -296,7 +348,8 @@ pub fn validate(args: &DeployArgs, env: EnvLookup) -> Result<DeployConfig, Failu
     let target = parse_target(non_empty(&args.huggingface_repo), env)?;
     let repo_type = parse_repo_type(non_empty(&args.repo_type))?;
     let space_sdk = parse_sdk(non_empty(&args.space_sdk))?;
-    let private = parse_bool("private", &args.private, false)?;
+    let visibility = visibility(args)?;
+    let space_hardware = space_hardware(non_empty(&args.space_hardware), repo_type)?;
     let delete_stale = parse_bool("delete_stale", &args.delete_stale, true)?;
     let create_pr = parse_bool("create_pr", &args.create_pr, false)?;
     let dry_run = parse_bool("dry_run", &args.dry_run, false)?;
@@ -334,8 +387,8 @@ pub fn validate(args: &DeployArgs, env: EnvLookup) -> Result<DeployConfig, Failu
         target,
         repo_type,
         space_sdk,
-        private,
-        private_given: non_empty(&args.private).is_some(),
+        visibility,
+        space_hardware,
         source_dir,
         commit_summary: summary,
         commit_description: description,
@@ -374,7 +427,8 @@ mod tests {
         let cfg = validate(&args("alice/app"), &no_env).unwrap();
         assert_eq!(cfg.repo_type, RepoType::Space);
         assert_eq!(cfg.space_sdk, SpaceSdk::Gradio);
-        assert!(cfg.delete_stale && cfg.wait && !cfg.private && !cfg.dry_run);
+        assert!(cfg.delete_stale && cfg.wait && !cfg.dry_run);
+        assert_eq!(cfg.visibility, None, "nothing asked, nothing sent");
         assert_eq!(cfg.revision, "main");
         assert_eq!(cfg.wait_timeout, Duration::from_secs(900));
         assert_eq!(cfg.commit_summary, "Deploy with hf-deploy");

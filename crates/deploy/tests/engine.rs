@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_tree, emulator, emulator_with, remote_tree, repo, source, ALICE, BOB_READ};
+use common::{
+    assert_tree, emulator, emulator_with, remote_tree, repo, source, ALICE, BOB_READ, CAROL_FREE,
+};
 use hf_deploy::{deploy, validate, DeployArgs, Reporter, Secrets, Style, Tuning};
 use hub::{RepoType, Token};
 
@@ -278,4 +280,101 @@ async fn a_wait_timeout_names_the_spaces_page_and_a_round_time() {
     );
     assert_eq!(stopped.outcome.repo_id, "alice/slow");
     assert!(stopped.outcome.commit_sha.is_some(), "the commit was made");
+}
+
+/// A free account may create a Gradio Space on ZeroGPU (`space_hardware: zero-a10g`), not on the default
+/// hardware; the plan check and the Hub agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_account_gets_a_gradio_space_on_zero_gpu_only() {
+    let emu = emulator().await;
+    let (_dir, path) = source(&[("app.py", b"import gradio\n")]);
+    let args = |name: &str, hardware: Option<&str>| DeployArgs {
+        huggingface_repo: Some(format!("carol/{name}")),
+        space_sdk: Some("gradio".into()),
+        space_hardware: hardware.map(str::to_string),
+        source_dir: Some(path.display().to_string()),
+        ..DeployArgs::default()
+    };
+    let refused = deploy(
+        &config(emu.url(), args("cpu", None)),
+        &secrets(CAROL_FREE, None),
+        &fast(),
+        &quiet(),
+    )
+    .await
+    .expect_err("free plan, default hardware");
+    assert_eq!(refused.failure.code(), 3);
+    assert!(
+        refused
+            .failure
+            .message
+            .contains("space_hardware: zero-a10g"),
+        "{}",
+        refused.failure
+    );
+    assert_eq!(emu.mutation_count(), 0);
+    let zero = deploy(
+        &config(emu.url(), args("zero", Some("zero-a10g"))),
+        &secrets(CAROL_FREE, None),
+        &fast(),
+        &quiet(),
+    )
+    .await
+    .expect("a Gradio Space on ZeroGPU");
+    assert!(zero.changed);
+    assert_eq!(
+        hub::HubClient::new(emu.url(), Token::new(CAROL_FREE))
+            .expect("client")
+            .space_runtime(&hub::RepoId::parse("carol/zero").expect("id"))
+            .await
+            .expect("runtime")
+            .hardware
+            .as_deref(),
+        Some("zero-a10g")
+    );
+}
+
+/// Nothing asked, nothing sent: the account's default visibility applies. `visibility: private` (or the legacy
+/// `private: true`) makes it private.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visibility_is_sent_only_when_asked() {
+    let emu = emulator().await;
+    let (_dir, path) = source(&[("a.txt", b"a\n")]);
+    let args = |name: &str, visibility: Option<&str>, private: Option<&str>| DeployArgs {
+        huggingface_repo: Some(format!("alice/{name}")),
+        repo_type: Some("model".into()),
+        visibility: visibility.map(str::to_string),
+        private: private.map(str::to_string),
+        source_dir: Some(path.display().to_string()),
+        ..DeployArgs::default()
+    };
+    for (name, visibility, private, expect_private) in [
+        ("unset", None, None, false),
+        ("vis-private", Some("private"), None, true),
+        ("legacy-private", None, Some("true"), true),
+        ("vis-protected", Some("protected"), None, false),
+    ] {
+        deploy(
+            &config(emu.url(), args(name, visibility, private)),
+            &secrets(ALICE, None),
+            &fast(),
+            &quiet(),
+        )
+        .await
+        .expect("deploy");
+        let info = common::client(emu.url())
+            .repo_info(&repo(RepoType::Model, &format!("alice/{name}")), None)
+            .await
+            .expect("info")
+            .expect("exists");
+        assert_eq!(info.private, expect_private, "{name}");
+    }
+    let env = |_: &str| None;
+    let conflict = validate(&args("x", Some("public"), Some("true")), &env).expect_err("conflict");
+    assert!(
+        conflict
+            .message
+            .contains("visibility is public but private is true"),
+        "{conflict}"
+    );
 }

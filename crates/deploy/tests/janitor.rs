@@ -73,7 +73,7 @@ async fn fixture() -> Fixture {
         repo(RepoType::Model, "alice/hfdeploy-e2e-now-model"),
     ];
     let static_space = CreateRepo {
-        private: false,
+        visibility: Some(hub::Visibility::Public),
         space_sdk: Some(hub::SpaceSdk::Static),
     };
     for r in old.iter().chain(&kept_old).chain(&young) {

@@ -407,7 +407,7 @@ async fn bad_suffixes_and_someone_elses_space_get_exit_2_before_any_write() {
     c.create_repo(
         &theirs,
         &hub::CreateRepo {
-            private: false,
+            visibility: Some(hub::Visibility::Public),
             space_sdk: Some(hub::SpaceSdk::Gradio),
         },
     )

@@ -49,7 +49,9 @@ pub use preupload::{
     LfsBatchObject, LfsObject, PreuploadFile, PreuploadResult, UploadMode, MAX_FILES_PER_REQUEST,
 };
 pub use repo_id::{RepoId, RepoIdError, RepoRef, RepoType, UnknownRepoType, MAX_NAME_LEN};
-pub use repos::{parse_timestamp, CreateRepo, Created, RepoInfo, RepoSummary, SpaceSdk};
+pub use repos::{
+    parse_timestamp, CreateRepo, Created, RepoInfo, RepoSummary, SpaceSdk, Visibility,
+};
 pub use retry::RetryPolicy;
 pub use spaces::{LogKind, SpaceRuntime, SpaceStage};
 pub use token::Token;

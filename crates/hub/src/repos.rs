@@ -12,9 +12,57 @@ use crate::repo_id::{RepoRef, RepoType};
 /// Options for [`HubClient::create_repo`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CreateRepo {
-    pub private: bool,
+    /// `None`: the account's default applies (nothing is sent).
+    pub visibility: Option<Visibility>,
     /// Spaces only (default gradio when `None`).
     pub space_sdk: Option<SpaceSdk>,
+    /// Spaces only: the hardware flavour (`cpu-basic`, `zero-a10g`, …); `None`: the Hub's default.
+    pub hardware: Option<String>,
+}
+
+/// Who can see a repo. `Protected` (Spaces, PRO): the app is public, the files are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    Public,
+    Private,
+    Protected,
+}
+
+/// The body of `POST /api/repos/create`.
+fn create_body(repo: &RepoRef, opts: &CreateRepo) -> serde_json::Value {
+    let mut body = repo_body(repo);
+    // Only what the caller asked for: without it the account's default visibility applies. `private` too, for
+    // Hubs that read only that.
+    if let Some(v) = opts.visibility {
+        body["visibility"] = json!(v.as_str());
+        body["private"] = json!(v == Visibility::Private);
+    }
+    if repo.repo_type == RepoType::Space {
+        body["sdk"] = json!(opts.space_sdk.unwrap_or(SpaceSdk::Gradio).as_str());
+        if let Some(hardware) = &opts.hardware {
+            body["hardware"] = json!(hardware);
+        }
+    }
+    body
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+            Visibility::Protected => "protected",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Visibility> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "public" => Some(Visibility::Public),
+            "private" => Some(Visibility::Private),
+            "protected" => Some(Visibility::Protected),
+            _ => None,
+        }
+    }
 }
 
 /// The Space SDKs the Hub accepts on create.
@@ -208,11 +256,7 @@ impl HubClient {
     /// Creates the repo. A 409 means it exists: `Created { already_existed: true }`.
     /// A 409 "conflicting operation in progress" is retried with backoff.
     pub async fn create_repo(&self, repo: &RepoRef, opts: &CreateRepo) -> Result<Created> {
-        let mut body = repo_body(repo);
-        body["private"] = json!(opts.private);
-        if repo.repo_type == RepoType::Space {
-            body["sdk"] = json!(opts.space_sdk.unwrap_or(SpaceSdk::Gradio).as_str());
-        }
+        let body = create_body(repo, opts);
         let url = self.api_url("repos/create");
         self.run(RetryMode::Idempotent, "create repo", || async {
             let response = self
@@ -319,6 +363,30 @@ mod tests {
         assert_eq!(m, json!({"name": "app", "organization": "acme"}));
         let s = repo_body(&RepoRef::new(RepoType::Space, id));
         assert_eq!(s["type"], "space");
+    }
+
+    #[test]
+    fn create_sends_only_what_was_asked() {
+        let space = RepoRef::new(RepoType::Space, RepoId::parse("a/b").unwrap());
+        let plain = create_body(&space, &CreateRepo::default());
+        assert!(
+            plain.get("visibility").is_none() && plain.get("private").is_none(),
+            "{plain}"
+        );
+        assert!(plain.get("hardware").is_none(), "{plain}");
+        assert_eq!(plain["sdk"], "gradio");
+        let asked = create_body(
+            &space,
+            &CreateRepo {
+                visibility: Some(Visibility::Protected),
+                space_sdk: Some(SpaceSdk::Docker),
+                hardware: Some("zero-a10g".into()),
+            },
+        );
+        assert_eq!(asked["visibility"], "protected");
+        assert_eq!(asked["private"], false);
+        assert_eq!(asked["hardware"], "zero-a10g");
+        assert_eq!(asked["sdk"], "docker");
     }
 
     #[test]

@@ -40,7 +40,7 @@ async fn create_twice_then_delete_twice() {
     let c = client(&emu, ALICE);
     let space = RepoRef::new(RepoType::Space, RepoId::parse("alice/app").unwrap());
     let opts = CreateRepo {
-        private: true,
+        visibility: Some(hub::Visibility::Private),
         space_sdk: Some(hub::SpaceSdk::Docker),
     };
     let first = c.create_repo(&space, &opts).await.unwrap();
@@ -85,7 +85,7 @@ async fn plans_and_permissions_map_to_error_kinds() {
     let space = |id: &str| RepoRef::new(RepoType::Space, RepoId::parse(id).unwrap());
     let carol = client(&emu, CAROL);
     let docker = CreateRepo {
-        private: false,
+        visibility: Some(hub::Visibility::Public),
         space_sdk: Some(hub::SpaceSdk::Docker),
     };
     let err = carol
@@ -94,7 +94,7 @@ async fn plans_and_permissions_map_to_error_kinds() {
         .unwrap_err();
     assert!(matches!(err, HubError::PaymentRequired { .. }), "{err:?}");
     let stat = CreateRepo {
-        private: false,
+        visibility: Some(hub::Visibility::Public),
         space_sdk: Some(hub::SpaceSdk::Static),
     };
     assert!(

@@ -14,7 +14,7 @@ async fn space_lifecycle() {
     c.create_repo(
         &space,
         &CreateRepo {
-            private: true,
+            visibility: Some(hub::Visibility::Private),
             space_sdk: Some(hub::SpaceSdk::Static),
         },
     )
@@ -108,7 +108,7 @@ async fn failed_build_exposes_stage_and_message() {
     c.create_repo(
         &space,
         &CreateRepo {
-            private: false,
+            visibility: Some(hub::Visibility::Public),
             space_sdk: Some(hub::SpaceSdk::Docker),
         },
     )

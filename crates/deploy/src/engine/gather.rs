@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use hub::{HubError, RepoInfo, RepoRef, RepoType, SpaceSdk, TreeEntry, WhoAmI};
+use hub::{HubError, RepoInfo, RepoRef, RepoType, SpaceSdk, TreeEntry, Visibility, WhoAmI};
 
 use crate::access::{check_plan, check_write, whoami_failure, SpaceRole};
 use crate::config::{DeployConfig, RepoTarget};
@@ -55,7 +55,13 @@ pub async fn gather(ctx: &Ctx<'_>) -> Result<Gathered, Failure> {
     let repo = RepoRef::new(cfg.repo_type, repo_id);
     check_write(&who, &repo)?;
     if cfg.proxy.is_some() {
-        check_plan(&who, &repo.id.namespace, SpaceSdk::Docker, SpaceRole::Proxy)?;
+        check_plan(
+            &who,
+            &repo.id.namespace,
+            SpaceSdk::Docker,
+            None,
+            SpaceRole::Proxy,
+        )?;
     }
     let head = match early_head {
         Some(head) => head,
@@ -199,12 +205,15 @@ fn check_repo_state(
     let cfg: &DeployConfig = ctx.cfg;
     match head {
         Some(info) => {
-            if cfg.private_given && info.private != cfg.private {
+            // Only private vs not can be read back (a protected Space reads as not private).
+            let wanted_private = cfg.visibility.map(|v| v == Visibility::Private);
+            if wanted_private.is_some_and(|p| p != info.private) {
                 let is = if info.private { "private" } else { "public" };
                 ctx.reporter.warn(&format!(
-                    "{} is {is} but private is {}: visibility is only set on creation, so it stays {is}; change it \
-                     in the repo settings",
-                    repo.id, cfg.private
+                    "{} is {is} but the inputs ask for {}: visibility is only set on creation, so it stays {is}; \
+                     change it in the repo settings",
+                    repo.id,
+                    cfg.visibility.map_or("", |v| v.as_str())
                 ));
             }
             Ok(())
@@ -213,9 +222,13 @@ fn check_repo_state(
             "revision: {} does not exist yet, so it has no branch {:?}; deploy to main first",
             repo.id, cfg.revision
         ))),
-        None if repo.repo_type == RepoType::Space => {
-            check_plan(who, &repo.id.namespace, sdk, SpaceRole::Target)
-        }
+        None if repo.repo_type == RepoType::Space => check_plan(
+            who,
+            &repo.id.namespace,
+            sdk,
+            cfg.space_hardware.as_deref(),
+            SpaceRole::Target,
+        ),
         None => Ok(()),
     }
 }

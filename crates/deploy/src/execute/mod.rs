@@ -73,9 +73,11 @@ pub async fn run(
 /// Creates the repo (plan permitting: the Hub's 402 gets our message) and returns its head.
 async fn create_repo(ctx: &Ctx<'_>, repo: &RepoRef, sdk: SpaceSdk) -> Result<RepoInfo, Failure> {
     let cfg = ctx.cfg;
+    let space = repo.repo_type == RepoType::Space;
     let opts = CreateRepo {
-        private: cfg.private,
-        space_sdk: (repo.repo_type == RepoType::Space).then_some(sdk),
+        visibility: cfg.visibility,
+        space_sdk: space.then_some(sdk),
+        hardware: cfg.space_hardware.clone().filter(|_| space),
     };
     let created = ctx
         .client
@@ -94,10 +96,17 @@ async fn create_repo(ctx: &Ctx<'_>, repo: &RepoRef, sdk: SpaceSdk) -> Result<Rep
         ));
     } else {
         ctx.reporter.info(&format!(
-            "Created {}{} {}",
-            if cfg.private { "private " } else { "" },
+            "Created {}{} {}{}",
+            cfg.visibility
+                .map(|v| format!("{} ", v.as_str()))
+                .unwrap_or_default(),
             repo.repo_type,
-            repo.id
+            repo.id,
+            cfg.space_hardware
+                .as_deref()
+                .filter(|_| space)
+                .map(|h| format!(" on {h}"))
+                .unwrap_or_default()
         ));
     }
     let head = ctx

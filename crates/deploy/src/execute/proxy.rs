@@ -133,8 +133,9 @@ async fn target_url(ctx: &Ctx<'_>, target: &RepoId) -> Result<String, Failure> {
 async fn create(ctx: &Ctx<'_>, proxy_ref: &RepoRef) -> Result<(), Failure> {
     let id = &proxy_ref.id;
     let opts = CreateRepo {
-        private: false,
+        visibility: Some(hub::Visibility::Public),
         space_sdk: Some(SpaceSdk::Docker),
+        hardware: None,
     };
     match ctx.client.create_repo(proxy_ref, &opts).await {
         Ok(created) if created.already_existed => {

@@ -184,8 +184,14 @@ mod tests {
             ..FilePlan::default()
         };
         let lines = plan_lines(&plan);
-        assert!(lines.contains(&"  added            2".to_string()), "{lines:?}");
-        assert!(lines.contains(&"  unchanged        4".to_string()), "{lines:?}");
+        assert!(
+            lines.contains(&"  added            2".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"  unchanged        4".to_string()),
+            "{lines:?}"
+        );
         assert!(
             lines.contains(
                 &"  changed:   3.0 MiB (1 via LFS, sent only if the Hub lacks them)".to_string()

@@ -183,7 +183,9 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
                 "Invalid sdk `{sdk}`: use gradio, docker, static (or streamlit)"
             )));
         }
-        if sdk != "static" && !st.plan_of(&ns).is_paid() {
+        // Free accounts: static Spaces, and Gradio Spaces on ZeroGPU (the Hub allows a few of those).
+        let zero_gpu = sdk == "gradio" && body.hardware.as_deref() == Some("zero-a10g");
+        if sdk != "static" && !zero_gpu && !st.plan_of(&ns).is_paid() {
             return Err(payment_required());
         }
         seed_space_files(&mut tree, &name, &sdk);
