@@ -75,6 +75,7 @@ async fn fixture() -> Fixture {
     let static_space = CreateRepo {
         visibility: Some(hub::Visibility::Public),
         space_sdk: Some(hub::SpaceSdk::Static),
+        hardware: None,
     };
     for r in old.iter().chain(&kept_old).chain(&young) {
         let opts = if r.repo_type == RepoType::Space {

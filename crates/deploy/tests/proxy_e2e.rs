@@ -409,6 +409,7 @@ async fn bad_suffixes_and_someone_elses_space_get_exit_2_before_any_write() {
         &hub::CreateRepo {
             visibility: Some(hub::Visibility::Public),
             space_sdk: Some(hub::SpaceSdk::Gradio),
+            hardware: None,
         },
     )
     .await

@@ -42,6 +42,7 @@ async fn create_twice_then_delete_twice() {
     let opts = CreateRepo {
         visibility: Some(hub::Visibility::Private),
         space_sdk: Some(hub::SpaceSdk::Docker),
+        hardware: None,
     };
     let first = c.create_repo(&space, &opts).await.unwrap();
     assert!(!first.already_existed);
@@ -87,6 +88,7 @@ async fn plans_and_permissions_map_to_error_kinds() {
     let docker = CreateRepo {
         visibility: Some(hub::Visibility::Public),
         space_sdk: Some(hub::SpaceSdk::Docker),
+        hardware: None,
     };
     let err = carol
         .create_repo(&space("carol/paid"), &docker)
@@ -96,6 +98,7 @@ async fn plans_and_permissions_map_to_error_kinds() {
     let stat = CreateRepo {
         visibility: Some(hub::Visibility::Public),
         space_sdk: Some(hub::SpaceSdk::Static),
+        hardware: None,
     };
     assert!(
         !carol

@@ -16,6 +16,7 @@ async fn space_lifecycle() {
         &CreateRepo {
             visibility: Some(hub::Visibility::Private),
             space_sdk: Some(hub::SpaceSdk::Static),
+            hardware: None,
         },
     )
     .await
@@ -110,6 +111,7 @@ async fn failed_build_exposes_stage_and_message() {
         &CreateRepo {
             visibility: Some(hub::Visibility::Public),
             space_sdk: Some(hub::SpaceSdk::Docker),
+            hardware: None,
         },
     )
     .await
