@@ -1080,3 +1080,40 @@ async fn a_deploy_to_another_branch_does_not_wait_for_the_space() {
         run.stdout
     );
 }
+
+/// A commit whose request fails (a 5xx: it may or may not have landed) is checked, not assumed: the branch is
+/// read again, and what is still missing is committed in smaller parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_is_checked_then_retried_in_smaller_parts() {
+    let emu = emulator().await;
+    emu.inject(
+        hub_emulator::FaultRule::parse("POST /api/models/alice/flaky/commit 500 first=1")
+            .expect("fault"),
+    );
+    let url = emu.url().to_string();
+    let files: Vec<(String, Vec<u8>)> = (0..6)
+        .map(|i| (format!("f{i}.txt"), format!("{i}\n").into_bytes()))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_slice()))
+        .collect();
+    let (_dir, src) = source(&refs);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/flaky")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.visible());
+    assert!(
+        run.stdout
+            .contains("checking whether the commit landed anyway")
+            && run
+                .stdout
+                .contains("retrying in commits of at most 3 operations"),
+        "{}",
+        run.stdout
+    );
+    assert_tree(&url, &repo(RepoType::Model, "alice/flaky"), &refs).await;
+}

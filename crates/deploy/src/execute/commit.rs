@@ -65,6 +65,13 @@ pub enum CommitError {
     Stale {
         made: Vec<CommitInfo>,
     },
+    /// A 5xx, a timeout or a dropped connection: the commit may have landed anyway. Look before retrying.
+    Uncertain {
+        made: Vec<CommitInfo>,
+        failure: Failure,
+        /// Operations in the part that failed (a retry halves it).
+        operations: usize,
+    },
     Failed(Failure),
 }
 
@@ -102,6 +109,7 @@ pub async fn commit_plan(
             create_pr: spec.create_pr,
             operations,
         };
+        let operations = request.operations.len();
         match spec.client.commit(spec.repo, spec.revision, &request).await {
             Ok(info) => {
                 parent = info.commit_oid.clone();
@@ -118,7 +126,17 @@ pub async fn commit_plan(
                 } else {
                     "committing".to_string()
                 };
-                return Err(CommitError::Failed(Failure::hub(&doing, e)));
+                let uncertain = e.is_retryable();
+                let failure = Failure::hub(&doing, e);
+                return Err(if uncertain {
+                    CommitError::Uncertain {
+                        made,
+                        failure,
+                        operations,
+                    }
+                } else {
+                    CommitError::Failed(failure)
+                });
             }
         }
     }

@@ -15,9 +15,12 @@ use crate::plan::files::{self, FilePlan, ModeCache};
 use crate::report::human::{self, Heading};
 use crate::report::{Report, Reporter};
 use crate::source::{Content, LocalFile};
+use crate::tuning::CommitLimits;
 
 /// Re-plans after a 412 before giving up.
 const MAX_REPLANS: usize = 5;
+/// Commits retried after a failure that may or may not have landed (each in parts half as large).
+const MAX_UNCERTAIN: usize = 4;
 
 /// Whether planning may start uploading the files that are LFS whatever preupload answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +49,8 @@ pub struct Syncer<'a> {
     modes: ModeCache,
     uploaded: HashSet<String>,
     early_log: Option<Reporter>,
+    /// Starts at the tuning's; halved after a commit that failed without a clear answer.
+    limits: CommitLimits,
 }
 
 impl<'a> Syncer<'a> {
@@ -63,6 +68,7 @@ impl<'a> Syncer<'a> {
             modes: ModeCache::default(),
             uploaded: HashSet::new(),
             early_log: None,
+            limits: ctx.tuning.commit_limits,
         }
     }
 
@@ -138,6 +144,7 @@ impl<'a> Syncer<'a> {
         };
         let mut commits = Vec::new();
         let mut replans = 0;
+        let mut uncertain = 0;
         while !plan.is_empty() {
             let lfs = lfs_target(self.ctx, &self.repo, &self.revision);
             upload_lfs(&lfs, &plan.uploads, &mut self.uploaded, self.ctx.reporter).await?;
@@ -162,18 +169,38 @@ impl<'a> Syncer<'a> {
                     ));
                     plan = self.replan(files, Heading::Again).await?;
                 }
-                Err(CommitError::Failed(f)) if !self.uploaded.is_empty() => {
-                    return Err(Failure {
-                        message: format!(
-                            "{}; the {} LFS object(s) already uploaded stay on the Hub, so a rerun sends only \
-                             what is still missing",
-                            f.message,
-                            self.uploaded.len()
-                        ),
-                        ..f
-                    })
+                Err(CommitError::Uncertain {
+                    made,
+                    failure,
+                    operations,
+                }) if !self.create_pr && uncertain < MAX_UNCERTAIN => {
+                    commits.extend(made);
+                    uncertain += 1;
+                    // The request failed, but the commit may have landed: read the branch before retrying, so a
+                    // landed commit is never made twice.
+                    self.ctx.reporter.info(&format!(
+                        "{}; checking whether the commit landed anyway",
+                        failure.message
+                    ));
+                    plan = self.replan(files, Heading::Again).await?;
+                    if plan.is_empty() {
+                        self.ctx.reporter.info(&format!(
+                            "{} holds the planned files: the commit landed although its request failed",
+                            self.repo.id
+                        ));
+                        commits.push(self.landed(&plan.parent));
+                        break;
+                    }
+                    self.limits.max_operations = (operations / 2).max(1);
+                    self.ctx.reporter.info(&format!(
+                        "retrying in commits of at most {} operations",
+                        self.limits.max_operations
+                    ));
                 }
-                Err(CommitError::Failed(f)) => return Err(f),
+                Err(CommitError::Uncertain { failure, .. }) => {
+                    return Err(self.with_rerun_hint(failure))
+                }
+                Err(CommitError::Failed(f)) => return Err(self.with_rerun_hint(f)),
             }
         }
         Ok(Synced { plan, commits })
@@ -209,6 +236,31 @@ impl<'a> Syncer<'a> {
         Ok(plan)
     }
 
+    /// The commit a failed request made anyway: the branch's head.
+    fn landed(&self, sha: &str) -> CommitInfo {
+        CommitInfo {
+            commit_oid: sha.to_string(),
+            commit_url: format!("{}/commit/{sha}", self.ctx.client.repo_url(&self.repo)),
+            pr_url: None,
+        }
+    }
+
+    /// A failure after uploads: what went up stays, so a rerun sends only what is missing.
+    fn with_rerun_hint(&self, f: Failure) -> Failure {
+        if self.uploaded.is_empty() {
+            return f;
+        }
+        Failure {
+            message: format!(
+                "{}; the {} LFS object(s) already uploaded stay on the Hub, so a rerun sends only what is still \
+                 missing",
+                f.message,
+                self.uploaded.len()
+            ),
+            ..f
+        }
+    }
+
     fn commit_spec(&self) -> CommitSpec<'_> {
         CommitSpec {
             client: &self.ctx.client,
@@ -217,7 +269,7 @@ impl<'a> Syncer<'a> {
             create_pr: self.create_pr,
             summary: &self.summary,
             description: &self.description,
-            limits: self.ctx.tuning.commit_limits,
+            limits: self.limits,
         }
     }
 }
