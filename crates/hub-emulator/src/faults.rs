@@ -392,6 +392,17 @@ mod tests {
     }
 
     #[test]
+    fn land_then_from_json() {
+        let j: FaultRuleJson = serde_json::from_value(serde_json::json!({
+            "path": "/api/", "landThen": "drop", "probability": 0.3, "seed": 42
+        }))
+        .unwrap();
+        let r = FaultRule::try_from(j).unwrap();
+        assert_eq!(r.action, FaultAction::LandThen { status: None });
+        assert_eq!(r.trigger, FaultTrigger::Probability { p: 0.3, seed: 42 });
+    }
+
+    #[test]
     fn glob_matches_across_slashes() {
         assert!(glob_match(
             b"/api/*/commit/*",

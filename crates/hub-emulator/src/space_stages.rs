@@ -4,6 +4,11 @@
 //! becomes `RUNNING`, or `CONFIG_ERROR` (README front matter without `sdk`), `NO_APP_FILE` (docker
 //! without `Dockerfile`, static without `index.html`, gradio/streamlit without `app.py`), or
 //! `BUILD_ERROR` (a file named `BUILD_ERROR` in the repo; its text is the error message).
+//!
+//! With realism on, builds also take time ([`BuildTiming`]): a build lag keeps the previous
+//! settled stage showing before `BUILDING` (the Hub's build queue), and a minimum build duration
+//! holds `BUILDING` after its reads are used up. Time-driven changes are applied by [`tick`]
+//! whenever a stage is read, so no timer task is needed.
 
 use crate::clock;
 use crate::config::Config;
@@ -281,6 +286,50 @@ mod tests {
             .iter()
             .map(|(p, c)| (p.to_string(), FileEntry::inline(Bytes::from(c.to_string()))))
             .collect()
+    }
+
+    fn space(stage: &'static str) -> SpaceState {
+        SpaceState {
+            created_sdk: "docker".into(),
+            secrets: Default::default(),
+            variables: Default::default(),
+            stage,
+            error: None,
+            polls_left: 0,
+            outcome: running(),
+            hardware: "cpu-basic".into(),
+            sleep_time: None,
+            host: String::new(),
+            app: None,
+            upstream: None,
+            builds: 0,
+            lag_until: None,
+            build_done_at: None,
+        }
+    }
+
+    #[test]
+    fn lag_reads_do_not_count_and_timed_builds_wait() {
+        let now = Instant::now();
+        let mut s = space("RUNNING");
+        s.polls_left = 1;
+        s.lag_until = Some(now + Duration::from_secs(60));
+        poll(&mut s);
+        poll(&mut s);
+        assert_eq!(
+            (s.stage, s.polls_left),
+            ("RUNNING", 1),
+            "the lag holds the old stage"
+        );
+        tick(&mut s, now + Duration::from_secs(61));
+        assert_eq!((s.stage, s.polls_left), ("BUILDING", 1));
+
+        let mut s = space("BUILDING");
+        s.build_done_at = Some(now + Duration::from_secs(60));
+        poll(&mut s);
+        assert_eq!(s.stage, "BUILDING", "reads used up, time not");
+        tick(&mut s, now + Duration::from_secs(61));
+        assert_eq!(s.stage, "RUNNING");
     }
 
     #[test]

@@ -235,6 +235,9 @@ pub async fn lifecycle(
             let space = space_mut(repo)?;
             space.stage = "PAUSED";
             space.error = None;
+            // A pause cancels a pending or running build: nothing may flip it to BUILDING later.
+            space.lag_until = None;
+            space.build_done_at = None;
         }
         "hardware" => {
             let space = space_mut(repo)?;
