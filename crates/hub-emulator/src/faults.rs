@@ -173,6 +173,26 @@ impl FaultRule {
         Ok(rule)
     }
 
+    /// The rule behind `--commit-lands-then-fails OPTS`: commits (`POST /api/*/commit/*`) land,
+    /// then answer a status or lose their connection. `OPTS = [STATUS|drop] [OPTION]...`
+    /// (default status 500), e.g. `p=0.3 seed=42`, `drop p=0.5 seed=7`, `504 first=1`.
+    pub fn commit_lands_then_fails(opts: &str) -> Result<FaultRule, String> {
+        let mut words = opts.split_whitespace().peekable();
+        let action = match words.peek() {
+            Some(w) if !w.contains('=') => {
+                let a = w.to_string();
+                words.next();
+                a
+            }
+            _ => "500".to_string(),
+        };
+        let rest: Vec<&str> = words.collect();
+        FaultRule::parse(&format!(
+            "POST /api/*/commit/* land-then-{action} {}",
+            rest.join(" ")
+        ))
+    }
+
     fn matches(&self, method: &str, path: &str) -> bool {
         if let Some(m) = &self.method {
             if !m.eq_ignore_ascii_case(method) {
@@ -389,6 +409,18 @@ mod tests {
         let r = FaultRule::parse("/api/ land-then-drop").unwrap();
         assert_eq!(r.action, FaultAction::LandThen { status: None });
         assert!(FaultRule::parse("/api/ land-then-200").is_err());
+    }
+
+    #[test]
+    fn commit_lands_then_fails_sugar() {
+        let r = FaultRule::commit_lands_then_fails("p=0.3 seed=42").unwrap();
+        assert_eq!(r.method.as_deref(), Some("POST"));
+        assert_eq!(r.path, "/api/*/commit/*");
+        assert_eq!(r.action, FaultAction::LandThen { status: Some(500) });
+        assert_eq!(r.trigger, FaultTrigger::Probability { p: 0.3, seed: 42 });
+        let r = FaultRule::commit_lands_then_fails("drop first=1").unwrap();
+        assert_eq!(r.action, FaultAction::LandThen { status: None });
+        assert!(FaultRule::commit_lands_then_fails("200").is_err());
     }
 
     #[test]

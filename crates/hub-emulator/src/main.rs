@@ -53,8 +53,8 @@ Faults (--fault SPEC, repeatable; or POST /_emulator/faults {\"spec\": SPEC}):
             --fault '* /api/ 429 retry-after=1 p=0.3 seed=42'   --fault 'GET /api/whoami-v2 delay=500'
 
 The Hub at its worst (all off by default): --build-lag-ms, --build-ms, --settings-restart,
---commit-max-ops, --commit-timeout-ms, --stale-reads-ms, --latency-ms, --bandwidth,
---hub-accounts; and the land-then-* fault actions.
+--commit-max-ops, --commit-timeout-ms, --commit-lands-then-fails, --stale-reads-ms,
+--latency-ms, --bandwidth, --hub-accounts; and the land-then-* fault actions.
 
 Control API (unauthenticated, for tests): GET|DELETE /_emulator/journal (entries: method,
 path without query, status, mutating, bytes_in), POST|GET|DELETE /_emulator/faults,
@@ -128,6 +128,11 @@ struct Cli {
     /// Cap on each request and response body, per body: bytes/s, or 200mbit, 25MB, 10MiB...
     #[arg(long, value_name = "RATE", value_parser = hub_emulator::parse_bandwidth)]
     bandwidth: Option<u64>,
+    /// Commits land, then fail: OPTS = [STATUS|drop] [p=F seed=N|first=N|every=K|times=N]
+    /// (default status 500), e.g. 'p=0.3 seed=42' or 'drop p=0.3 seed=42'. Shorthand for
+    /// --fault 'POST /api/*/commit/* land-then-STATUS OPTIONS'. Repeatable.
+    #[arg(long = "commit-lands-then-fails", value_name = "OPTS", value_parser = FaultRule::commit_lands_then_fails)]
+    commit_lands_then_fails: Vec<FaultRule>,
     /// Hub-shaped accounts: whoami has no user-level plan (only isPro), and free accounts may
     /// create Gradio Spaces with hardware zero-a10g (402 on cpu-basic).
     #[arg(long)]
@@ -171,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(d) = cli.data_dir {
         b = b.data_dir(d);
     }
-    for f in cli.faults {
+    for f in cli.faults.into_iter().chain(cli.commit_lands_then_fails) {
         b = b.fault(f);
     }
     // Install the handlers before announcing the URL, so a SIGTERM right after the line is clean.

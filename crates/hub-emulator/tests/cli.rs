@@ -84,6 +84,7 @@ fn help_documents_the_hub_at_its_worst() {
         "--settings-restart",
         "--commit-max-ops",
         "--commit-timeout-ms",
+        "--commit-lands-then-fails",
         "--stale-reads-ms",
         "--latency-ms",
         "--bandwidth",
@@ -121,6 +122,8 @@ async fn realism_flags_reach_the_emulator() {
             "60000",
             "--stale-reads-ms",
             "10",
+            "--commit-lands-then-fails",
+            "drop p=0.3 seed=42",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -291,6 +291,12 @@ async fn commits_land_then_fail_reproducibly() {
     let (drops, landed) = land_then_run("POST /api/*/commit/* land-then-drop first=1", 2).await;
     assert_eq!(drops, [0, 200]);
     assert_eq!(landed, 2);
+    // The --commit-lands-then-fails shorthand builds the same rule.
+    let sugar = FaultRule::commit_lands_then_fails("drop first=1").expect("rule");
+    assert_eq!(
+        sugar,
+        FaultRule::parse("POST /api/*/commit/* land-then-drop first=1").expect("rule")
+    );
 }
 
 #[tokio::test]
