@@ -3,8 +3,9 @@
 use crate::context::Ctx;
 use crate::errors::ApiError;
 use crate::faults::FaultAction;
-use crate::journal::{JournalEntry, Mutated};
+use crate::journal::{JournalEntry, Landed, Mutated, Restarted};
 use crate::server::ConnKiller;
+use crate::shaping;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -32,8 +33,19 @@ async fn entry(State(ctx): State<Ctx>, req: Request) -> Response {
         journal_path = "[path containing a token, redacted]".to_string();
     }
 
+    // Link shaping and "land, then fail" apply to the Hub's API and LFS transfers, never to
+    // the control API.
+    let (latency_ms, bandwidth) = if control {
+        (0, None)
+    } else {
+        let st = ctx.lock();
+        (st.config.realism.latency_ms, st.config.realism.bandwidth)
+    };
+    shaping::latency(latency_ms).await;
+    let mut land_then: Option<Option<u16>> = None;
     if !control {
         match ctx.faults.check(&method, &raw_path) {
+            Some(FaultAction::LandThen { status }) => land_then = Some(status),
             Some(FaultAction::Delay { ms }) => {
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             }
@@ -44,6 +56,7 @@ async fn entry(State(ctx): State<Ctx>, req: Request) -> Response {
                     status: 0,
                     mutating: false,
                     bytes_in: 0,
+                    restart: None,
                 });
                 if let Some(k) = req.extensions().get::<ConnKiller>() {
                     k.kill();
@@ -74,6 +87,7 @@ async fn entry(State(ctx): State<Ctx>, req: Request) -> Response {
                     status,
                     mutating: false,
                     bytes_in: 0,
+                    restart: None,
                 });
                 return resp;
             }
@@ -83,9 +97,14 @@ async fn entry(State(ctx): State<Ctx>, req: Request) -> Response {
 
     // The handler reads the body through a tap that counts bytes (journal `bytes_in`) and leaves
     // what it did not read here, to be drained below.
+    let parts_killer = req.extensions().get::<ConnKiller>().cloned();
     let counter = Arc::new(AtomicU64::new(0));
     let expects_continue = req.headers().contains_key("expect");
     let (parts, body) = req.into_parts();
+    let body = match bandwidth {
+        Some(rate) => Body::from_stream(shaping::throttle(body.into_data_stream(), rate)),
+        None => body,
+    };
     let tap = Tap {
         inner: Arc::new(Mutex::new(Some(body.into_data_stream()))),
         counter: counter.clone(),
@@ -107,16 +126,55 @@ async fn entry(State(ctx): State<Ctx>, req: Request) -> Response {
             }
         }
     }
+    let changed = resp.extensions().get::<Mutated>().is_some()
+        && (resp.status().is_success() || resp.extensions().get::<Landed>().is_some());
+    let restart = resp
+        .extensions()
+        .get::<Restarted>()
+        .filter(|_| resp.status().is_success())
+        .map(|r| r.0.to_string());
+    let mut entry = JournalEntry {
+        method,
+        path: journal_path,
+        status: resp.status().as_u16(),
+        mutating: changed,
+        bytes_in: counter.load(Ordering::Relaxed),
+        restart,
+    };
+    // The change has landed; the client is told otherwise (or nothing at all).
+    if let (Some(fail), true) = (land_then, changed) {
+        match fail {
+            Some(status) => {
+                let code =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                resp = ApiError::new(
+                    code,
+                    format!("Injected fault after the change landed: {status}"),
+                )
+                .into_response();
+                entry.status = status;
+            }
+            None => {
+                entry.status = 0;
+                ctx.journal.push(entry);
+                if let Some(k) = parts_killer {
+                    k.kill();
+                }
+                std::future::pending::<()>().await;
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+        }
+    }
     set_request_id(&mut resp, &request_id);
+    if let Some(rate) = bandwidth {
+        let (head, body) = resp.into_parts();
+        resp = Response::from_parts(
+            head,
+            Body::from_stream(shaping::throttle(body.into_data_stream(), rate)),
+        );
+    }
     if !control {
-        let mutating = resp.extensions().get::<Mutated>().is_some() && resp.status().is_success();
-        ctx.journal.push(JournalEntry {
-            method,
-            path: journal_path,
-            status: resp.status().as_u16(),
-            mutating,
-            bytes_in: counter.load(Ordering::Relaxed),
-        });
+        ctx.journal.push(entry);
     }
     resp
 }

@@ -155,6 +155,71 @@ pub struct Config {
     /// Objects larger than this get a multipart upload when the client offers it.
     pub multipart_threshold: u64,
     pub multipart_chunk_size: u64,
+    /// The Hub at its worst (all off by default; see `docs/contracts.md`).
+    pub realism: Realism,
+}
+
+/// Behaviours of huggingface.co on a bad day. Every field's default keeps the old, ideal Hub.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Realism {
+    /// After a commit, create, restart or settings restart, the runtime keeps reporting the
+    /// previous settled stage this long before `BUILDING` shows (0 = off).
+    pub build_lag_ms: u64,
+    /// A build lasts at least this long, on top of `build_polls` runtime reads (0 = off).
+    pub build_ms: u64,
+    /// Every secret or variable upsert/delete restarts the Space, as on the Hub.
+    pub settings_restart: bool,
+    /// A commit with more operations answers 504 without landing (None = no limit).
+    pub commit_max_ops: Option<usize>,
+    /// A commit whose handling (body upload included) took longer lands, then answers 504
+    /// (0 = off).
+    pub commit_timeout_ms: u64,
+    /// For this long after a commit, branch reads (repo info, `revision/{branch}`, tree) still
+    /// see the previous head, like the Hub's CDN (0 = off).
+    pub stale_reads_ms: u64,
+    /// Added before every Hub request is handled (0 = off).
+    pub latency_ms: u64,
+    /// Bytes per second each request body and each response body may flow at (None = no cap).
+    pub bandwidth: Option<u64>,
+    /// Hub fidelity: whoami without a user-level `plan` (only `isPro`), and free accounts may
+    /// create Gradio Spaces on `zero-a10g` hardware (ZeroGPU) but not on `cpu-basic`.
+    pub hub_accounts: bool,
+}
+
+/// Parses a bandwidth: a plain number is bytes/s; suffixes `kbit`, `mbit`, `gbit` (bits, ×1000),
+/// `KB`, `MB`, `GB` (bytes, ×1000), `KiB`, `MiB`, `GiB` (bytes, ×1024); an optional `/s`.
+pub fn parse_bandwidth(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("/s").unwrap_or(t);
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| {
+        format!("bandwidth `{s}`: expected a number with an optional unit, e.g. 200mbit or 25MB")
+    })?;
+    let factor = match unit.trim() {
+        "" | "B" => 1.0,
+        "kbit" => 125.0,
+        "mbit" => 125_000.0,
+        "gbit" => 125_000_000.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "bandwidth `{s}`: unknown unit `{other}` (use kbit, mbit, gbit, KB, MB, GB, KiB, MiB, GiB)"
+            ))
+        }
+    };
+    let bytes = (n * factor).round();
+    if bytes.is_nan() || bytes.is_infinite() || bytes < 1.0 {
+        return Err(format!("bandwidth `{s}`: must be at least 1 byte/s"));
+    }
+    Ok(bytes as u64)
 }
 
 impl Default for Config {
@@ -168,6 +233,7 @@ impl Default for Config {
             list_page_size: 1000,
             multipart_threshold: 10 * 1024 * 1024,
             multipart_chunk_size: 5 * 1024 * 1024,
+            realism: Realism::default(),
         }
     }
 }
@@ -199,5 +265,16 @@ mod tests {
         let o: OrgSpec = "poor:alice:free".parse().unwrap();
         assert_eq!(o.plan, Plan::Free);
         assert!(!format!("{u:?}").contains("hf_c"));
+    }
+
+    #[test]
+    fn parses_bandwidths() {
+        assert_eq!(parse_bandwidth("200mbit"), Ok(25_000_000));
+        assert_eq!(parse_bandwidth("25MB"), Ok(25_000_000));
+        assert_eq!(parse_bandwidth("1MiB/s"), Ok(1_048_576));
+        assert_eq!(parse_bandwidth("4096"), Ok(4096));
+        assert!(parse_bandwidth("fast").is_err());
+        assert!(parse_bandwidth("0").is_err());
+        assert!(parse_bandwidth("3 parsecs").is_err());
     }
 }

@@ -7,7 +7,9 @@
 //! * `PATH`: starts with `/`; with `*` it is a glob where `*` matches anything (also `/`),
 //!   without `*` it is a prefix.
 //! * `ACTION`: an HTTP status (`429`, `500`, `502`, `503`, …), `drop` (close the connection without
-//!   an answer) or `delay=MS` (wait, then answer normally).
+//!   an answer), `delay=MS` (wait, then answer normally), or `land-then-STATUS` / `land-then-drop`
+//!   (handle the request, and when it changed state, e.g. a commit landed, answer STATUS anyway or
+//!   drop the connection: the Hub on a bad day).
 //! * `OPTION`: `retry-after=S` (429/503), `first=N` (only the first N matching requests),
 //!   `every=K` (every Kth matching request), `p=F` with `seed=N` (probability, reproducible),
 //!   `times=N` (fire at most N times).
@@ -32,6 +34,25 @@ pub enum FaultAction {
     Drop,
     /// Wait, then handle the request normally.
     Delay { ms: u64 },
+    /// Handle the request; if it changed state (a commit landed), answer this status anyway, or
+    /// drop the connection with `None`. Spec `land-then-500`, `land-then-drop`.
+    LandThen { status: Option<u16> },
+}
+
+/// `500` → `Some(500)`, `drop` → `None` (the tail of `land-then-…`).
+fn land_then(tail: &str, spec: &str) -> Result<FaultAction, String> {
+    let status = match tail {
+        "drop" => None,
+        t => match t.parse::<u16>() {
+            Ok(s) if (400..600).contains(&s) => Some(s),
+            _ => {
+                return Err(format!(
+                    "fault `{spec}`: land-then takes a 4xx/5xx status or `drop`"
+                ))
+            }
+        },
+    };
+    Ok(FaultAction::LandThen { status })
 }
 
 /// When a matching request triggers the rule.
@@ -99,6 +120,7 @@ impl FaultRule {
             Some(t) if t.starts_with("delay=") => FaultAction::Delay {
                 ms: num(&t[6..], spec)?,
             },
+            Some(t) if t.starts_with("land-then-") => land_then(&t[10..], spec)?,
             Some(t) => match t.parse::<u16>() {
                 Ok(status) if (400..600).contains(&status) => FaultAction::Status {
                     status,
@@ -106,7 +128,7 @@ impl FaultRule {
                 },
                 _ => {
                     return Err(format!(
-                        "fault `{spec}`: action must be a 4xx/5xx status, `drop` or `delay=MS`"
+                        "fault `{spec}`: action must be a 4xx/5xx status, `drop`, `delay=MS` or `land-then-STATUS|drop`"
                     ))
                 }
             },
@@ -149,6 +171,26 @@ impl FaultRule {
             rule.trigger = FaultTrigger::Probability { p, seed };
         }
         Ok(rule)
+    }
+
+    /// The rule behind `--commit-lands-then-fails OPTS`: commits (`POST /api/*/commit/*`) land,
+    /// then answer a status or lose their connection. `OPTS = [STATUS|drop] [OPTION]...`
+    /// (default status 500), e.g. `p=0.3 seed=42`, `drop p=0.5 seed=7`, `504 first=1`.
+    pub fn commit_lands_then_fails(opts: &str) -> Result<FaultRule, String> {
+        let mut words = opts.split_whitespace().peekable();
+        let action = match words.peek() {
+            Some(w) if !w.contains('=') => {
+                let a = w.to_string();
+                words.next();
+                a
+            }
+            _ => "500".to_string(),
+        };
+        let rest: Vec<&str> = words.collect();
+        FaultRule::parse(&format!(
+            "POST /api/*/commit/* land-then-{action} {}",
+            rest.join(" ")
+        ))
     }
 
     fn matches(&self, method: &str, path: &str) -> bool {
@@ -205,6 +247,8 @@ pub struct FaultRuleJson {
     #[serde(default)]
     pub drop: bool,
     pub delay_ms: Option<u64>,
+    /// `"500"` or `"drop"`: the `land-then-…` action.
+    pub land_then: Option<String>,
     pub first: Option<u64>,
     pub every: Option<u64>,
     pub probability: Option<f64>,
@@ -226,6 +270,8 @@ impl TryFrom<FaultRuleJson> for FaultRule {
             FaultAction::Drop
         } else if let Some(ms) = j.delay_ms {
             FaultAction::Delay { ms }
+        } else if let Some(t) = &j.land_then {
+            land_then(t, "landThen")?
         } else {
             let status = j
                 .status
@@ -358,6 +404,34 @@ mod tests {
         assert!(FaultRule::parse("GET api 503").is_err());
         assert!(FaultRule::parse("GET /api 200").is_err());
         assert!(FaultRule::parse("GET /api 503 bogus=1").is_err());
+        let r = FaultRule::parse("POST /api/*/commit/* land-then-500 p=0.3 seed=42").unwrap();
+        assert_eq!(r.action, FaultAction::LandThen { status: Some(500) });
+        let r = FaultRule::parse("/api/ land-then-drop").unwrap();
+        assert_eq!(r.action, FaultAction::LandThen { status: None });
+        assert!(FaultRule::parse("/api/ land-then-200").is_err());
+    }
+
+    #[test]
+    fn commit_lands_then_fails_sugar() {
+        let r = FaultRule::commit_lands_then_fails("p=0.3 seed=42").unwrap();
+        assert_eq!(r.method.as_deref(), Some("POST"));
+        assert_eq!(r.path, "/api/*/commit/*");
+        assert_eq!(r.action, FaultAction::LandThen { status: Some(500) });
+        assert_eq!(r.trigger, FaultTrigger::Probability { p: 0.3, seed: 42 });
+        let r = FaultRule::commit_lands_then_fails("drop first=1").unwrap();
+        assert_eq!(r.action, FaultAction::LandThen { status: None });
+        assert!(FaultRule::commit_lands_then_fails("200").is_err());
+    }
+
+    #[test]
+    fn land_then_from_json() {
+        let j: FaultRuleJson = serde_json::from_value(serde_json::json!({
+            "path": "/api/", "landThen": "drop", "probability": 0.3, "seed": 42
+        }))
+        .unwrap();
+        let r = FaultRule::try_from(j).unwrap();
+        assert_eq!(r.action, FaultAction::LandThen { status: None });
+        assert_eq!(r.trigger, FaultTrigger::Probability { p: 0.3, seed: 42 });
     }
 
     #[test]

@@ -14,11 +14,23 @@ pub struct JournalEntry {
     /// Request body bytes received (0 when none).
     #[serde(default)]
     pub bytes_in: u64,
+    /// Set when the request restarted a Space: `api` for `POST …/restart`, `settings` for a
+    /// secret or variable write under `--settings-restart`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
 }
 
 /// Marker a handler puts in its response's extensions when it changed state.
 #[derive(Clone, Copy, Debug)]
 pub struct Mutated;
+
+/// Marker for a response that failed although the change landed (counted as mutating).
+#[derive(Clone, Copy, Debug)]
+pub struct Landed;
+
+/// Marker for a response whose request restarted a Space, with the cause (see `restart`).
+#[derive(Clone, Copy, Debug)]
+pub struct Restarted(pub &'static str);
 
 #[derive(Default)]
 pub struct Journal {
@@ -38,6 +50,21 @@ impl Journal {
         if let Ok(mut e) = self.entries.lock() {
             e.clear();
         }
+    }
+    /// Successful Space restarts journaled, of every cause (`None`) or of one (`api`, `settings`).
+    pub fn restart_count(&self, cause: Option<&str>) -> usize {
+        self.entries
+            .lock()
+            .map(|e| {
+                e.iter()
+                    .filter(|x| match (&x.restart, cause) {
+                        (Some(_), None) => true,
+                        (Some(r), Some(c)) => r == c,
+                        (None, _) => false,
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
     }
     pub fn mutation_count(&self) -> usize {
         self.entries

@@ -8,7 +8,8 @@
 //! Modules, top-down (each uses only modules further right): `app` (the entry point: request
 //! ids, faults, journal) → `routes` (the Hub's HTTP API) → `space_apps` (per-Space listeners) →
 //! `auth`, `context` (what handlers share), `space_stages` → `state`, `storage` → leaves: `clock`,
-//! `config`, `errors`, `faults`, `git_hash`, `ids`, `journal`, `patterns`, `query`, `server`.
+//! `config`, `errors`, `faults`, `git_hash`, `ids`, `journal`, `patterns`, `query`, `server`,
+//! `shaping`.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -37,12 +38,13 @@ mod patterns;
 mod query;
 mod routes;
 mod server;
+mod shaping;
 mod space_apps;
 mod space_stages;
 mod state;
 mod storage;
 
-pub use config::{Config, OrgSpec, Plan, Role, UserSpec};
+pub use config::{parse_bandwidth, Config, OrgSpec, Plan, Realism, Role, UserSpec};
 pub use context::{AppRunner, SpaceRun};
 pub use faults::{FaultAction, FaultRule, FaultTrigger};
 pub use journal::JournalEntry;
@@ -121,6 +123,55 @@ impl EmulatorBuilder {
     pub fn multipart(mut self, threshold: u64, chunk: u64) -> Self {
         self.config.multipart_threshold = threshold;
         self.config.multipart_chunk_size = chunk.max(1);
+        self
+    }
+    /// Build lag: after a commit, create, restart or settings restart the runtime keeps the
+    /// previous settled stage this long before `BUILDING` shows (0 = off, the default).
+    pub fn build_lag_ms(mut self, ms: u64) -> Self {
+        self.config.realism.build_lag_ms = ms;
+        self
+    }
+    /// Builds last at least this long, besides `build_polls` (0 = off, the default).
+    pub fn build_ms(mut self, ms: u64) -> Self {
+        self.config.realism.build_ms = ms;
+        self
+    }
+    /// Every secret or variable write restarts the Space, as on the Hub (default off).
+    pub fn settings_restart(mut self, on: bool) -> Self {
+        self.config.realism.settings_restart = on;
+        self
+    }
+    /// Commits with more operations answer 504 and do not land (default: no limit).
+    pub fn commit_max_ops(mut self, n: usize) -> Self {
+        self.config.realism.commit_max_ops = Some(n);
+        self
+    }
+    /// Commits whose handling, body upload included, takes longer land and then answer 504
+    /// (0 = off, the default).
+    pub fn commit_timeout_ms(mut self, ms: u64) -> Self {
+        self.config.realism.commit_timeout_ms = ms;
+        self
+    }
+    /// For this long after a commit, repo info, `revision/main` and tree listings of `main`
+    /// still show the previous head (0 = off, the default).
+    pub fn stale_reads_ms(mut self, ms: u64) -> Self {
+        self.config.realism.stale_reads_ms = ms;
+        self
+    }
+    /// Latency added to every Hub request (0 = off, the default).
+    pub fn latency_ms(mut self, ms: u64) -> Self {
+        self.config.realism.latency_ms = ms;
+        self
+    }
+    /// Caps each request and response body at this many bytes per second (default: no cap).
+    pub fn bandwidth(mut self, bytes_per_sec: u64) -> Self {
+        self.config.realism.bandwidth = Some(bytes_per_sec.max(1));
+        self
+    }
+    /// Hub-shaped accounts: whoami without a user-level `plan` (only `isPro`), and free
+    /// accounts may create Gradio Spaces on `zero-a10g` (default off).
+    pub fn hub_accounts(mut self, on: bool) -> Self {
+        self.config.realism.hub_accounts = on;
         self
     }
     pub fn fault(mut self, rule: FaultRule) -> Self {
@@ -202,6 +253,13 @@ impl Emulator {
         self.shared.journal.clear();
     }
 
+    /// Successful Space restarts journaled: every cause with `None`, else `Some("api")`
+    /// (`POST …/restart`) or `Some("settings")` (a secret or variable write under
+    /// `settings_restart`).
+    pub fn restart_count(&self, cause: Option<&str>) -> usize {
+        self.shared.journal.restart_count(cause)
+    }
+
     /// Journal entries that changed state.
     pub fn mutation_count(&self) -> usize {
         self.shared.journal.mutation_count()
@@ -247,14 +305,17 @@ impl Emulator {
             .unwrap_or_default()
     }
 
-    /// The current stage of a Space, without counting as a runtime read.
+    /// The current stage of a Space, without counting as a runtime read (time-driven changes,
+    /// such as the end of a build lag, apply).
     pub fn space_stage(&self, repo_id: &str) -> Option<String> {
-        let st = self.shared.lock();
-        st.repos
-            .get(&state::RepoKey::new(state::RepoType::Space, repo_id))?
+        let mut st = self.shared.lock();
+        let space = st
+            .repos
+            .get_mut(&state::RepoKey::new(state::RepoType::Space, repo_id))?
             .space
-            .as_ref()
-            .map(|s| s.stage.to_string())
+            .as_mut()?;
+        space_stages::tick(space, std::time::Instant::now());
+        Some(space.stage.to_string())
     }
 
     /// The Space app's origin (`http://127.0.0.1:PORT`), as in Space info `host`.

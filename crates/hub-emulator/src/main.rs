@@ -46,8 +46,15 @@ Faults (--fault SPEC, repeatable; or POST /_emulator/faults {\"spec\": SPEC}):
           answer) or delay=MS (wait, then answer normally)
   OPTION  retry-after=S, first=N (first N matching requests), every=K (every Kth),
           p=F seed=N (seeded probability, reproducible), times=N (fire at most N times)
+          land-then-STATUS or land-then-drop (handle the request; when it changed state,
+          e.g. a commit landed, answer STATUS anyway or drop the connection)
   Examples: --fault 'PUT /_lfs/ 503 first=2'   --fault 'POST /api/*/commit/* drop every=3'
+            --fault 'POST /api/*/commit/* land-then-500 p=0.3 seed=42'
             --fault '* /api/ 429 retry-after=1 p=0.3 seed=42'   --fault 'GET /api/whoami-v2 delay=500'
+
+The Hub at its worst (all off by default): --build-lag-ms, --build-ms, --settings-restart,
+--commit-max-ops, --commit-timeout-ms, --commit-lands-then-fails, --stale-reads-ms,
+--latency-ms, --bandwidth, --hub-accounts; and the land-then-* fault actions.
 
 Control API (unauthenticated, for tests): GET|DELETE /_emulator/journal (entries: method,
 path without query, status, mutating, bytes_in), POST|GET|DELETE /_emulator/faults,
@@ -92,6 +99,44 @@ struct Cli {
     /// Part size of multipart uploads.
     #[arg(long, default_value_t = 5 * 1024 * 1024, value_name = "BYTES")]
     multipart_chunk_size: u64,
+    /// Build lag: after a commit, create, restart or settings restart, the runtime keeps the
+    /// previous settled stage (old RUNNING, or NO_APP_FILE of a new Space) this long before
+    /// BUILDING shows. 0 = off.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    build_lag_ms: u64,
+    /// A build lasts at least this long once BUILDING shows (besides --build-polls). 0 = off.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    build_ms: u64,
+    /// Every secret or variable upsert/delete restarts the Space, as on the Hub (journaled with
+    /// restart "settings"; POST .../restart is journaled with restart "api").
+    #[arg(long)]
+    settings_restart: bool,
+    /// Commits with more than N operations answer 504 Gateway Time-out and do not land.
+    #[arg(long, value_name = "N")]
+    commit_max_ops: Option<usize>,
+    /// Commits whose handling (body upload included) takes longer than this land, then answer
+    /// 504. 0 = off.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    commit_timeout_ms: u64,
+    /// For this long after a commit, repo info, revision/main and tree listings of main still
+    /// show the previous head, like the Hub's CDN. 0 = off.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    stale_reads_ms: u64,
+    /// Latency added to every Hub request (API and LFS transfers). 0 = off.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    latency_ms: u64,
+    /// Cap on each request and response body, per body: bytes/s, or 200mbit, 25MB, 10MiB...
+    #[arg(long, value_name = "RATE", value_parser = hub_emulator::parse_bandwidth)]
+    bandwidth: Option<u64>,
+    /// Commits land, then fail: OPTS = [STATUS|drop] [p=F seed=N|first=N|every=K|times=N]
+    /// (default status 500), e.g. 'p=0.3 seed=42' or 'drop p=0.3 seed=42'. Shorthand for
+    /// --fault 'POST /api/*/commit/* land-then-STATUS OPTIONS'. Repeatable.
+    #[arg(long = "commit-lands-then-fails", value_name = "OPTS", value_parser = FaultRule::commit_lands_then_fails)]
+    commit_lands_then_fails: Vec<FaultRule>,
+    /// Hub-shaped accounts: whoami has no user-level plan (only isPro), and free accounts may
+    /// create Gradio Spaces with hardware zero-a10g (402 on cpu-basic).
+    #[arg(long)]
+    hub_accounts: bool,
 }
 
 #[tokio::main]
@@ -102,7 +147,20 @@ async fn main() -> anyhow::Result<()> {
         .build_polls(cli.build_polls)
         .tree_page_size(cli.tree_page_size)
         .list_page_size(cli.list_page_size)
-        .multipart(cli.multipart_threshold, cli.multipart_chunk_size);
+        .multipart(cli.multipart_threshold, cli.multipart_chunk_size)
+        .build_lag_ms(cli.build_lag_ms)
+        .build_ms(cli.build_ms)
+        .settings_restart(cli.settings_restart)
+        .commit_timeout_ms(cli.commit_timeout_ms)
+        .stale_reads_ms(cli.stale_reads_ms)
+        .latency_ms(cli.latency_ms)
+        .hub_accounts(cli.hub_accounts);
+    if let Some(n) = cli.commit_max_ops {
+        b = b.commit_max_ops(n);
+    }
+    if let Some(rate) = cli.bandwidth {
+        b = b.bandwidth(rate);
+    }
     for (i, raw) in cli.users.iter().enumerate() {
         match raw.parse::<UserSpec>() {
             Ok(u) => b = b.user_spec(u),
@@ -118,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(d) = cli.data_dir {
         b = b.data_dir(d);
     }
-    for f in cli.faults {
+    for f in cli.faults.into_iter().chain(cli.commit_lands_then_fails) {
         b = b.fault(f);
     }
     // Install the handlers before announcing the URL, so a SIGTERM right after the line is clean.

@@ -4,10 +4,17 @@
 //! becomes `RUNNING`, or `CONFIG_ERROR` (README front matter without `sdk`), `NO_APP_FILE` (docker
 //! without `Dockerfile`, static without `index.html`, gradio/streamlit without `app.py`), or
 //! `BUILD_ERROR` (a file named `BUILD_ERROR` in the repo; its text is the error message).
+//!
+//! With realism on, builds also take time ([`BuildTiming`]): a build lag keeps the previous
+//! settled stage showing before `BUILDING` (the Hub's build queue), and a minimum build duration
+//! holds `BUILDING` after its reads are used up. Time-driven changes are applied by [`tick`]
+//! whenever a stage is read, so no timer task is needed.
 
 use crate::clock;
+use crate::config::Config;
 use crate::state::{Content, Outcome, Repo, SpaceState, Tree};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
 pub fn running() -> Outcome {
     Outcome {
@@ -99,17 +106,56 @@ pub fn evaluate(tree: &Tree) -> Outcome {
     running()
 }
 
-/// Starts a (simulated) build of the head commit.
-pub fn start_build(repo: &mut Repo, build_polls: u32) {
+/// How long builds take: runtime reads (`build_polls`) and, with realism on, time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuildTiming {
+    pub polls: u32,
+    /// The previous settled stage keeps showing this long before `BUILDING` (the Hub's queue).
+    pub lag: Duration,
+    /// A build lasts at least this long once it shows.
+    pub duration: Duration,
+}
+
+impl BuildTiming {
+    pub fn of(config: &Config) -> Self {
+        BuildTiming {
+            polls: config.build_polls,
+            lag: Duration::from_millis(config.realism.build_lag_ms),
+            duration: Duration::from_millis(config.realism.build_ms),
+        }
+    }
+}
+
+/// The stage a Space shows right after it is created, before its first build: with a build lag
+/// the Hub shows `NO_APP_FILE` until the builder picks the Space up; without one, `BUILDING`.
+pub fn initial_stage(timing: BuildTiming) -> &'static str {
+    if timing.lag.is_zero() {
+        "BUILDING"
+    } else {
+        "NO_APP_FILE"
+    }
+}
+
+/// Starts a (simulated) build of the head commit (after a commit, a create or a restart).
+pub fn start_build(repo: &mut Repo, timing: BuildTiming) {
     let outcome = match repo.head() {
         Some(c) => evaluate(&c.tree),
         None => running(),
     };
+    let now = Instant::now();
     if let Some(space) = repo.space.as_mut() {
         space.outcome = outcome;
         space.builds += 1;
-        space.polls_left = build_polls;
-        if build_polls == 0 {
+        space.polls_left = timing.polls;
+        space.build_done_at =
+            (!timing.duration.is_zero()).then(|| now + timing.lag + timing.duration);
+        if !timing.lag.is_zero() {
+            // The stage and error message stay what they were until the lag has passed.
+            space.lag_until = Some(now + timing.lag);
+            return;
+        }
+        space.lag_until = None;
+        if timing.polls == 0 && space.build_done_at.is_none() {
             finish(space);
         } else {
             space.stage = "BUILDING";
@@ -121,16 +167,40 @@ pub fn start_build(repo: &mut Repo, build_polls: u32) {
 fn finish(space: &mut SpaceState) {
     space.stage = space.outcome.stage;
     space.error = space.outcome.error.clone();
+    space.build_done_at = None;
 }
 
-/// One runtime read: advances BUILDING towards its outcome.
-pub fn poll(space: &mut SpaceState) {
-    if space.stage == "BUILDING" {
-        if space.polls_left > 0 {
-            space.polls_left -= 1;
-        } else {
-            finish(space);
+/// Time-driven transitions, applied before any read of the stage: the lag ends in `BUILDING`,
+/// and a timed build whose reads are used up finishes once its time has passed.
+pub fn tick(space: &mut SpaceState, now: Instant) {
+    if let Some(until) = space.lag_until {
+        if now < until {
+            return;
         }
+        space.lag_until = None;
+        space.stage = "BUILDING";
+        space.error = None;
+    }
+    if space.stage == "BUILDING" && space.polls_left == 0 {
+        if let Some(done) = space.build_done_at {
+            if now >= done {
+                finish(space);
+            }
+        }
+    }
+}
+
+/// One runtime read: advances BUILDING towards its outcome (reads during a lag do not count).
+pub fn poll(space: &mut SpaceState) {
+    let now = Instant::now();
+    tick(space, now);
+    if space.stage != "BUILDING" || space.lag_until.is_some() {
+        return;
+    }
+    if space.polls_left > 0 {
+        space.polls_left -= 1;
+    } else if space.build_done_at.is_none_or(|d| now >= d) {
+        finish(space);
     }
 }
 
@@ -216,6 +286,50 @@ mod tests {
             .iter()
             .map(|(p, c)| (p.to_string(), FileEntry::inline(Bytes::from(c.to_string()))))
             .collect()
+    }
+
+    fn space(stage: &'static str) -> SpaceState {
+        SpaceState {
+            created_sdk: "docker".into(),
+            secrets: Default::default(),
+            variables: Default::default(),
+            stage,
+            error: None,
+            polls_left: 0,
+            outcome: running(),
+            hardware: "cpu-basic".into(),
+            sleep_time: None,
+            host: String::new(),
+            app: None,
+            upstream: None,
+            builds: 0,
+            lag_until: None,
+            build_done_at: None,
+        }
+    }
+
+    #[test]
+    fn lag_reads_do_not_count_and_timed_builds_wait() {
+        let now = Instant::now();
+        let mut s = space("RUNNING");
+        s.polls_left = 1;
+        s.lag_until = Some(now + Duration::from_secs(60));
+        poll(&mut s);
+        poll(&mut s);
+        assert_eq!(
+            (s.stage, s.polls_left),
+            ("RUNNING", 1),
+            "the lag holds the old stage"
+        );
+        tick(&mut s, now + Duration::from_secs(61));
+        assert_eq!((s.stage, s.polls_left), ("BUILDING", 1));
+
+        let mut s = space("BUILDING");
+        s.build_done_at = Some(now + Duration::from_secs(60));
+        poll(&mut s);
+        assert_eq!(s.stage, "BUILDING", "reads used up, time not");
+        tick(&mut s, now + Duration::from_secs(61));
+        assert_eq!(s.stage, "RUNNING");
     }
 
     #[test]

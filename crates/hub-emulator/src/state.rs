@@ -6,6 +6,7 @@ use crate::{clock, git_hash, ids};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -156,6 +157,11 @@ pub struct SpaceState {
     /// When set, the Space's app listener forwards to this origin instead of the built-in app.
     pub upstream: Option<String>,
     pub builds: u32,
+    /// Build lag: until then the runtime keeps reporting the previous settled stage, then
+    /// `BUILDING` shows (`None` = no lag pending).
+    pub lag_until: Option<Instant>,
+    /// A timed build (`build_ms`) cannot finish before this.
+    pub build_done_at: Option<Instant>,
 }
 
 /// A Space's app listener (started by `space_apps`), owned by the Space's state; dropping it
@@ -193,6 +199,9 @@ pub struct Repo {
     pub prs: u32,
     pub commits: HashMap<String, Arc<Commit>>,
     pub space: Option<SpaceState>,
+    /// Stale reads: `main` as the CDN still serves it (the head before the last commit) and
+    /// until when.
+    pub stale_main: Option<(String, Instant)>,
 }
 
 impl Repo {
@@ -222,6 +231,20 @@ impl Repo {
             }
         }
         None
+    }
+    /// Like [`Repo::resolve_rev`], but `main` may still be the previous head while a stale-read
+    /// window is open (the Hub's CDN serves revision and tree reads from a cache).
+    pub fn resolve_cached(&self, rev: &str, now: Instant) -> Option<&Arc<Commit>> {
+        if rev == "main" {
+            if let Some((old, until)) = &self.stale_main {
+                if now < *until {
+                    if let Some(c) = self.commits.get(old) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        self.resolve_rev(rev)
     }
     /// Appends a commit to `main` and returns its id.
     pub fn push_commit(&mut self, summary: String, description: String, tree: Tree) -> String {

@@ -6,14 +6,16 @@ use super::{body_bytes, caller, json, mutated, query_pairs, writable};
 use crate::auth;
 use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
+use crate::journal::Landed;
 use crate::state::{FileEntry, RepoType};
 use crate::{query, space_stages};
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
 enum Op {
     Put(String, FileEntry),
@@ -179,6 +181,8 @@ pub async fn commit(
     name: String,
     rev: &str,
 ) -> ApiResult<Response> {
+    // The server-side budget (`commit_timeout_ms`) counts from here: body upload included.
+    let started = Instant::now();
     let q = query_pairs(&req);
     let create_pr = query::truthy(query::get(&q, "create_pr"));
     let (parts, body) = req.into_parts();
@@ -192,7 +196,14 @@ pub async fn commit(
     let parsed = parse(&ctx, &raw)?;
     let mut st = ctx.lock();
     let caller = auth::require(caller(&st, &parts.headers)?)?;
-    let build_polls = st.config.build_polls;
+    let timing = space_stages::BuildTiming::of(&st.config);
+    let realism = st.config.realism.clone();
+    if let Some(max) = realism.commit_max_ops {
+        if parsed.ops.len() > max {
+            // What a client sees when the Hub gives up on a commit too large to apply.
+            return Err(gateway_timeout());
+        }
+    }
     let repo = writable(&mut st, &caller, rtype, &ns, &name)?;
     // Commits (and pull requests) target a branch, never a bare commit id.
     let head = repo
@@ -265,12 +276,34 @@ pub async fn commit(
         tree,
     );
     if branch == "main" {
-        space_stages::start_build(repo, build_polls);
+        space_stages::start_build(repo, timing);
+        if realism.stale_reads_ms > 0 {
+            let until = Instant::now() + Duration::from_millis(realism.stale_reads_ms);
+            repo.stale_main = Some((head.id.clone(), until));
+        }
     }
     let base = repo_url(&ctx.base_url, rtype, &repo.id());
     let mut answer = json!({"success": true, "commitOid": oid, "commitUrl": format!("{base}/commit/{oid}"), "hookOutput": ""});
     if let Some(n) = pr {
         answer["pullRequestUrl"] = json!(format!("{base}/discussions/{n}"));
     }
+    if realism.commit_timeout_ms > 0
+        && started.elapsed() > Duration::from_millis(realism.commit_timeout_ms)
+    {
+        // The commit has landed, but the gateway stopped waiting: the client sees a 504 and
+        // must find out by itself that its commit is there.
+        let mut r = gateway_timeout().into_response();
+        r.extensions_mut().insert(Landed);
+        return Ok(mutated(r));
+    }
     Ok(mutated(json(StatusCode::OK, answer)))
+}
+
+/// The Hub's gateway answer when a commit takes too long (the body is HTML on the Hub; JSON here
+/// so clients print the message).
+fn gateway_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "Gateway Time-out: the commit took too long to process. It may still have been applied: check the branch head before retrying.",
+    )
 }

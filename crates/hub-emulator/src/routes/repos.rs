@@ -216,7 +216,7 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
             created_sdk: sdk,
             secrets: kv(body.secrets),
             variables: kv(body.variables),
-            stage: "BUILDING",
+            stage: space_stages::initial_stage(space_stages::BuildTiming::of(&st.config)),
             error: None,
             polls_left: 0,
             outcome: space_stages::running(),
@@ -226,6 +226,8 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
             app: Some(app),
             upstream: None,
             builds: 0,
+            lag_until: None,
+            build_done_at: None,
         });
     }
     let now = clock::now();
@@ -242,10 +244,10 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
         prs: 0,
         commits: Default::default(),
         space,
+        stale_main: None,
     };
     repo.push_commit("initial commit".into(), String::new(), tree);
-    let build_polls = st.config.build_polls;
-    space_stages::start_build(&mut repo, build_polls);
+    space_stages::start_build(&mut repo, space_stages::BuildTiming::of(&st.config));
     let mongo = repo.mongo_id.clone();
     st.repos.insert(repo.key(), repo);
     Ok(mutated(json(
@@ -453,15 +455,21 @@ pub fn info(
 ) -> ApiResult<Response> {
     let q = query_pairs(&req);
     let blobs = query::truthy(query::get(&q, "blobs"));
-    let st = ctx.lock();
+    let mut st = ctx.lock();
     let caller = caller(&st, req.headers())?;
-    let repo = visible(&st, caller.as_ref(), rtype, ns, name)?;
+    let key = visible(&st, caller.as_ref(), rtype, ns, name)?.key();
+    let now = std::time::Instant::now();
+    // The runtime in the answer reflects time-driven stage changes (build lag, timed builds).
+    if let Some(space) = st.repos.get_mut(&key).and_then(|r| r.space.as_mut()) {
+        space_stages::tick(space, now);
+    }
+    let repo = st.repos.get(&key).ok_or_else(ApiError::repo_not_found)?;
     let commit = match rev {
         Some(r) => Some(
-            repo.resolve_rev(r)
+            repo.resolve_cached(r, now)
                 .ok_or_else(|| ApiError::revision_not_found(r))?,
         ),
-        None => repo.head(),
+        None => repo.resolve_cached("main", now),
     };
     let v = repo_json(&ctx.base_url, &st, repo, commit.map(|c| c.as_ref()), blobs);
     Ok(json(StatusCode::OK, v))

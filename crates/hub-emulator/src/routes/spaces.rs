@@ -4,6 +4,7 @@ use super::{body_bytes, caller, json, mutated, visible, writable};
 use crate::auth;
 use crate::context::Ctx;
 use crate::errors::{ApiError, ApiResult};
+use crate::journal::Restarted;
 use crate::state::{KeyValue, RepoType, SpaceState};
 use crate::{clock, space_stages};
 use axum::body::Body;
@@ -91,6 +92,8 @@ async fn key_value_request(
     let listing = matches!(op, KeyOp::List);
     let mut st = ctx.lock();
     let caller = auth::require(caller(&st, &parts.headers)?)?;
+    let timing = space_stages::BuildTiming::of(&st.config);
+    let settings_restart = st.config.realism.settings_restart;
     let repo = writable(&mut st, &caller, RepoType::Space, ns, name)?;
     let space = space_mut(repo)?;
     let changed = match op {
@@ -101,8 +104,24 @@ async fn key_value_request(
         KeyOp::Delete(key) => map_of(space).remove(&key).is_some(),
         KeyOp::List => false,
     };
-    let r = json(StatusCode::OK, answer(space, listing));
-    Ok(if changed { mutated(r) } else { r })
+    // On the Hub every secret or variable write restarts the Space (a rebuild with the new
+    // environment), even when the value did not change.
+    let restarted = changed && settings_restart;
+    if restarted {
+        space_stages::start_build(repo, timing);
+    }
+    let r = json(StatusCode::OK, answer(space_mut(repo)?, listing));
+    Ok(match (changed, restarted) {
+        (true, true) => restarted_by(mutated(r), "settings"),
+        (true, false) => mutated(r),
+        _ => r,
+    })
+}
+
+/// Marks a response as having restarted the Space (journaled with its cause).
+fn restarted_by(mut r: Response, cause: &'static str) -> Response {
+    r.extensions_mut().insert(Restarted(cause));
+    r
 }
 
 fn secrets_of(space: &mut SpaceState) -> &mut BTreeMap<String, KeyValue> {
@@ -204,11 +223,11 @@ pub async fn lifecycle(
     };
     let mut st = ctx.lock();
     let caller = auth::require(caller(&st, &parts.headers)?)?;
-    let build_polls = st.config.build_polls;
+    let timing = space_stages::BuildTiming::of(&st.config);
     let repo = writable(&mut st, &caller, RepoType::Space, &ns, &name)?;
     let static_sdk = space_mut(repo)?.created_sdk == "static";
     match op {
-        "restart" => space_stages::start_build(repo, build_polls),
+        "restart" => space_stages::start_build(repo, timing),
         "pause" => {
             if static_sdk {
                 return Err(ApiError::bad_request("Static Spaces cannot be paused"));
@@ -216,6 +235,9 @@ pub async fn lifecycle(
             let space = space_mut(repo)?;
             space.stage = "PAUSED";
             space.error = None;
+            // A pause cancels a pending or running build: nothing may flip it to BUILDING later.
+            space.lag_until = None;
+            space.build_done_at = None;
         }
         "hardware" => {
             let space = space_mut(repo)?;
@@ -236,10 +258,15 @@ pub async fn lifecycle(
         }
     }
     let space = repo.space.as_ref().ok_or_else(ApiError::repo_not_found)?;
-    Ok(mutated(json(
+    let r = mutated(json(
         StatusCode::OK,
         space_stages::runtime_json(repo, space),
-    )))
+    ));
+    Ok(if op == "restart" {
+        restarted_by(r, "api")
+    } else {
+        r
+    })
 }
 
 pub fn logs(

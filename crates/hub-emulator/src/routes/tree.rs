@@ -172,8 +172,9 @@ pub fn tree(
     let st = ctx.lock();
     let caller = caller(&st, req.headers())?;
     let repo = visible(&st, caller.as_ref(), rtype, ns, name)?;
+    // Listings come through the CDN too: right after a commit `main` may still list the old tree.
     let commit = repo
-        .resolve_rev(rev)
+        .resolve_cached(rev, std::time::Instant::now())
         .ok_or_else(|| ApiError::revision_not_found(rev))?;
     let folder = folder.trim_matches('/');
     let all = listing(commit, folder, recursive).ok_or_else(|| {

@@ -40,9 +40,8 @@ pub fn whoami(ctx: &Ctx, headers: &HeaderMap) -> ApiResult<Response> {
             })
         })
         .collect();
-    Ok(json(
-        StatusCode::OK,
-        json!({
+    let hub_accounts = st.config.realism.hub_accounts;
+    let mut v = json!({
             "type": "user",
             "id": user.mongo_id,
             "name": user.name,
@@ -63,6 +62,14 @@ pub fn whoami(ctx: &Ctx, headers: &HeaderMap) -> ApiResult<Response> {
                     "createdAt": clock::iso(user.created_at),
                 }
             }
-        }),
-    ))
+    });
+    if hub_accounts {
+        // The Hub's user objects carry `isPro` and no `plan` (orgs keep theirs); clients must
+        // read the user's plan from `isPro`.
+        if let Some(o) = v.as_object_mut() {
+            o.remove("plan");
+            o.insert("isPro".into(), json!(user.plan.is_paid()));
+        }
+    }
+    Ok(json(StatusCode::OK, v))
 }
