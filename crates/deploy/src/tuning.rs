@@ -38,6 +38,8 @@ pub struct Tuning {
     pub commit_grace: Duration,
     /// How often a long phase (uploads, the Space wait) reports progress in logs without a terminal.
     pub progress_every: Duration,
+    /// The first wait before re-reading a branch after a 412 (doubled on each further one).
+    pub replan_delay: Duration,
     pub commit_limits: CommitLimits,
 }
 
@@ -50,6 +52,7 @@ impl Default for Tuning {
             poll_interval: Duration::from_secs(2),
             commit_grace: Duration::from_secs(20),
             progress_every: Duration::from_secs(10),
+            replan_delay: Duration::from_millis(500),
             commit_limits: CommitLimits::default(),
         }
     }
@@ -86,6 +89,9 @@ impl Tuning {
             part_concurrency: count("HF_DEPLOY_PART_CONCURRENCY", d.part_concurrency),
             poll_interval: millis("HF_DEPLOY_POLL_INTERVAL_MS", d.poll_interval),
             progress_every: millis("HF_DEPLOY_PROGRESS_INTERVAL_MS", d.progress_every),
+            replan_delay: env("HF_DEPLOY_REPLAN_DELAY_MS")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(d.replan_delay, Duration::from_millis),
             commit_grace: env("HF_DEPLOY_COMMIT_GRACE_MS")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map_or(d.commit_grace, Duration::from_millis),

@@ -1117,3 +1117,47 @@ async fn a_failed_commit_is_checked_then_retried_in_smaller_parts() {
     );
     assert_tree(&url, &repo(RepoType::Model, "alice/flaky"), &refs).await;
 }
+
+/// The commit lands but its request fails (a 500 after the Hub stored it): the deploy reads the branch, sees
+/// its files there, and stops without committing them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_landed_although_its_request_failed_is_not_made_twice() {
+    let emu = emulator().await;
+    emu.inject(
+        hub_emulator::FaultRule::parse(
+            "POST /api/models/alice/landed/commit land-then-500 first=1",
+        )
+        .expect("fault"),
+    );
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("a.txt", b"a\n"), ("b.txt", b"b\n")]);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/landed")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.visible());
+    assert!(
+        run.stdout
+            .contains("the commit landed although its request failed"),
+        "{}",
+        run.stdout
+    );
+    let commits = emu
+        .journal()
+        .iter()
+        .filter(|e| e.method == "POST" && e.path.ends_with("/commit/main") && e.mutating)
+        .count();
+    assert_eq!(commits, 1, "one commit, not two");
+    assert_eq!(
+        run.outputs["commit_sha"],
+        head(&url, &repo(RepoType::Model, "alice/landed")).await
+    );
+    assert_tree(
+        &url,
+        &repo(RepoType::Model, "alice/landed"),
+        &[("a.txt", b"a\n"), ("b.txt", b"b\n")],
+    )
+    .await;
+}

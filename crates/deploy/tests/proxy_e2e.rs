@@ -228,7 +228,8 @@ async fn private_space_is_reachable_through_its_proxy_and_a_rerun_writes_nothing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_proxy_token_rewrites_only_the_secret_and_warns_when_it_can_write() {
-    let emu = emulator_with(|b| b.org("acme", &["alice", "bob"])).await;
+    // As on the Hub, a secret or variable write restarts the Space.
+    let emu = emulator_with(|b| b.org("acme", &["alice", "bob"]).settings_restart(true)).await;
     let url = emu.url().to_string();
     let (_dir, path) = source(APP);
     let first = private_with_proxy(&url, &path, "acme/rot").run().await;
@@ -288,9 +289,14 @@ async fn a_new_proxy_token_rewrites_only_the_secret_and_warns_when_it_can_write(
         !writes.iter().any(|(_, p)| p.contains("/commit/")),
         "no template commit: {writes:?}"
     );
+    // The secret write restarts the Space on the Hub (and here): a restart call would build it twice.
     assert!(
-        writes.iter().any(|(_, p)| p.ends_with("/restart")),
-        "new settings reach the running proxy by a restart: {writes:?}"
+        !writes.iter().any(|(_, p)| p.ends_with("/restart")),
+        "no restart call after a settings write: {writes:?}"
+    );
+    assert!(
+        emu.restart_count(Some("settings")) > 0,
+        "the settings write restarted the proxy Space"
     );
 
     // Only the origins change: the variable is rewritten, the secret is not.
@@ -310,9 +316,10 @@ async fn a_new_proxy_token_rewrites_only_the_secret_and_warns_when_it_can_write(
         .filter(|e| e.2)
         .map(|e| e.1)
         .collect();
+    // The variable write restarts the Space by itself; no second restart.
     assert!(
         writes.iter().any(|p| p.ends_with("/variables"))
-            && writes.iter().any(|p| p.ends_with("/restart")),
+            && !writes.iter().any(|p| p.ends_with("/restart")),
         "{writes:?}"
     );
     assert!(
@@ -563,4 +570,20 @@ async fn proxy_target_url_overrides_the_spaces_own_url() {
     let vars = emu.space_variables("alice/custom-proxy");
     assert_eq!(vars["PROXY_TARGET_URL"], "https://api.example.com");
     assert_eq!(vars["PROXY_ALLOW_ORIGINS"], "*");
+}
+
+/// Right after its writes, the Hub may still report the proxy Space's previous stage (a new Space's
+/// `NO_APP_FILE`) before it builds: the proxy's wait gets the same after-commit grace as the target's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_wait_survives_a_build_lag() {
+    let emu = emulator_with(|b| b.org("acme", &["alice", "bob"]).build_lag_ms(400)).await;
+    let url = emu.url().to_string();
+    let (_dir, path) = source(APP);
+    let run = private_with_proxy(&url, &path, "acme/lagged").run().await;
+    assert_eq!(run.code, 0, "{}", run.visible());
+    assert!(
+        run.visible().contains("Space acme/lagged-proxy: RUNNING"),
+        "{}",
+        run.visible()
+    );
 }

@@ -55,21 +55,17 @@ pub async fn apply(
     };
     write_settings(&ctx.client, &id, &settings, token, ctx.reporter).await?;
     let committed = sync_template(ctx, &proxy_ref, &plan, existed).await?;
-    // A commit rebuilds the Space; settings alone need a restart to reach the running proxy.
-    if existed && !committed && !settings.is_empty() {
-        ctx.client.restart_space(&id).await.map_err(|e| {
-            Failure::hub(
-                &format!("proxy Space: restarting {id} to apply its new settings"),
-                e,
-            )
-        })?;
-        ctx.reporter.info(&format!(
-            "proxy Space {id}: restarted to apply the new settings"
-        ));
-    }
+    // No restart call: on the Hub every secret or variable write restarts the Space itself, and a commit
+    // rebuilds it; one more restart would only build it twice.
     if ctx.cfg.wait {
         let changed = !existed || committed || !settings.is_empty();
-        let opts = WaitOptions::settled(ctx.cfg.wait_timeout, ctx.tuning);
+        // After a write the Hub may still report the previous build's stage for a while (a new Space's
+        // NO_APP_FILE, the old RUNNING): the same grace as the target Space's wait.
+        let opts = if changed {
+            WaitOptions::after_commit(ctx.cfg.wait_timeout, ctx.tuning)
+        } else {
+            WaitOptions::settled(ctx.cfg.wait_timeout, ctx.tuning)
+        };
         wait_and_probe(&ctx.client, &id, &url, &opts, changed, ctx.reporter).await?;
     }
     Ok(ProxyOutputs {

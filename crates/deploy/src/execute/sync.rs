@@ -163,10 +163,14 @@ impl<'a> Syncer<'a> {
                             self.repo.id
                         )));
                     }
+                    // The Hub's reads can lag its writes (a CDN): give them time before reading the branch again.
+                    let wait = self.ctx.tuning.replan_delay * (1 << (replans - 1).min(4));
                     self.ctx.reporter.info(&format!(
-                        "{} changed since the plan was made (412): re-planning",
-                        self.repo.id
+                        "{} changed since the plan was made (412): re-planning in {:.1}s",
+                        self.repo.id,
+                        wait.as_secs_f64()
                     ));
+                    tokio::time::sleep(wait).await;
                     plan = self.replan(files, Heading::Again).await?;
                 }
                 Err(CommitError::Uncertain {

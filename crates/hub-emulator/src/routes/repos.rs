@@ -183,9 +183,11 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
                 "Invalid sdk `{sdk}`: use gradio, docker, static (or streamlit)"
             )));
         }
-        // Free accounts: static Spaces, and Gradio Spaces on ZeroGPU (the Hub allows a few of those).
-        let zero_gpu = sdk == "gradio" && body.hardware.as_deref() == Some("zero-a10g");
-        if sdk != "static" && !zero_gpu && !st.plan_of(&ns).is_paid() {
+        // With Hub-shaped accounts, a free account may still run Gradio on ZeroGPU hardware.
+        let zero_gpu = st.config.realism.hub_accounts
+            && sdk == "gradio"
+            && body.hardware.as_deref() == Some("zero-a10g");
+        if sdk != "static" && !st.plan_of(&ns).is_paid() && !zero_gpu {
             return Err(payment_required());
         }
         seed_space_files(&mut tree, &name, &sdk);
