@@ -58,6 +58,24 @@ impl Sent {
     }
 }
 
+/// One try of one body: what it sent is taken back from the progress when the try fails (the retry sends it
+/// again).
+async fn counted<T, F, Fut>(
+    progress: &Option<Progress>,
+    attempt: F,
+) -> Result<T, crate::client::Failure>
+where
+    F: FnOnce(Sent) -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::client::Failure>>,
+{
+    let sent = Sent::new(progress);
+    let result = attempt(sent.clone()).await;
+    if result.is_err() {
+        sent.take_back();
+    }
+    result
+}
+
 /// Streams `len` bytes of `path` from `offset`, never holding more than [`READ_AHEAD`] chunks.
 async fn file_body(
     path: &Path,
@@ -207,10 +225,9 @@ impl HubClient {
         progress: &Option<Progress>,
     ) -> Result<()> {
         let url = self.fix_endpoint(&upload.href);
-        self.run(RetryMode::Idempotent, "LFS upload", || async {
-            let sent = Sent::new(progress);
-            let result = async {
-                let body = file_body(source, 0, object.size, sent.clone())
+        self.run(RetryMode::Idempotent, "LFS upload", || {
+            counted(progress, |sent| async {
+                let body = file_body(source, 0, object.size, sent)
                     .await
                     .map_err(HubError::from)?;
                 let request = self
@@ -220,12 +237,7 @@ impl HubClient {
                 // Pre-signed URL: never send the token there.
                 let response = self.execute(request, false, &[]).await?;
                 drain(response).await
-            }
-            .await;
-            if result.is_err() {
-                sent.take_back();
-            }
-            result
+            })
         })
         .await
     }
@@ -252,10 +264,9 @@ impl HubClient {
             let url = self.fix_endpoint(href);
             async move {
                 let etag = self
-                    .run(RetryMode::Idempotent, "LFS part upload", || async {
-                        let sent = Sent::new(progress);
-                        let result = async {
-                            let body = file_body(source, offset, len, sent.clone())
+                    .run(RetryMode::Idempotent, "LFS part upload", || {
+                        counted(progress, |sent| async {
+                            let body = file_body(source, offset, len, sent)
                                 .await
                                 .map_err(HubError::from)?;
                             let request = self
@@ -271,12 +282,7 @@ impl HubClient {
                                 ))
                                 .into()
                             })
-                        }
-                        .await;
-                        if result.is_err() {
-                            sent.take_back();
-                        }
-                        result
+                        })
                     })
                     .await?;
                 Ok::<_, HubError>((*number, etag))

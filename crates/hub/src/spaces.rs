@@ -192,15 +192,7 @@ impl HubClient {
     /// The build or run log lines available now. Reads until the stream closes or
     /// stays silent for 5 s (the Hub keeps streaming), at most 30 s.
     pub async fn space_logs(&self, repo: &RepoId, kind: LogKind) -> Result<Vec<String>> {
-        let url = self.repo_api_url(&Self::space(repo), &format!("/logs/{}", kind.as_str()));
-        let request = self
-            .request(Method::GET, &url)
-            .header("accept", "text/event-stream");
-        let response = self
-            .execute(request, true, &[])
-            .await
-            .map_err(|f| f.error)?;
-        let mut stream = response.bytes_stream();
+        let mut stream = self.log_stream(repo, kind).await?;
         let mut text = Vec::new();
         let deadline = tokio::time::Instant::now() + LOG_TOTAL;
         loop {
@@ -230,15 +222,7 @@ impl HubClient {
         kind: LogKind,
         mut on_line: impl FnMut(&str),
     ) -> Result<()> {
-        let url = self.repo_api_url(&Self::space(repo), &format!("/logs/{}", kind.as_str()));
-        let request = self
-            .request(Method::GET, &url)
-            .header("accept", "text/event-stream");
-        let response = self
-            .execute(request, true, &[])
-            .await
-            .map_err(|f| f.error)?;
-        let mut stream = response.bytes_stream();
+        let mut stream = self.log_stream(repo, kind).await?;
         let mut pending = String::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| HubError::Network {
@@ -257,6 +241,23 @@ impl HubClient {
             payload.lines().for_each(&mut on_line);
         }
         Ok(())
+    }
+
+    /// The raw SSE stream of the build or run log.
+    async fn log_stream(
+        &self,
+        repo: &RepoId,
+        kind: LogKind,
+    ) -> Result<impl futures::Stream<Item = reqwest::Result<bytes::Bytes>>> {
+        let url = self.repo_api_url(&Self::space(repo), &format!("/logs/{}", kind.as_str()));
+        let request = self
+            .request(Method::GET, &url)
+            .header("accept", "text/event-stream");
+        let response = self
+            .execute(request, true, &[])
+            .await
+            .map_err(|f| f.error)?;
+        Ok(response.bytes_stream())
     }
 
     /// Restarts the Space; returns the new runtime.

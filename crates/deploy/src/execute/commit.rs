@@ -146,23 +146,8 @@ pub async fn commit_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::files::{Change, Upload};
-    use crate::source::LocalFile;
 
-    fn upload(path: &str, size: u64, lfs: bool) -> Upload {
-        Upload {
-            file: std::sync::Arc::new(LocalFile {
-                path: path.into(),
-                content: Content::File(path.into()),
-                size,
-                sha256: "s".into(),
-                git_sha1: "g".into(),
-                stamp: None,
-            }),
-            change: Change::Add,
-            lfs,
-        }
-    }
+    use crate::plan::files::test_upload as upload;
 
     #[test]
     fn splits_with_deletions_first() {

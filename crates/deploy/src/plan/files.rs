@@ -269,6 +269,23 @@ pub async fn build(
     Ok(plan)
 }
 
+/// An added file of `size` bytes (digests are placeholders), for unit tests of what consumes plans.
+#[cfg(test)]
+pub(crate) fn test_upload(path: &str, size: u64, lfs: bool) -> Upload {
+    Upload {
+        file: Arc::new(LocalFile {
+            path: path.into(),
+            content: crate::source::Content::File(path.into()),
+            size,
+            sha256: "s".into(),
+            git_sha1: "g".into(),
+            stamp: None,
+        }),
+        change: Change::Add,
+        lfs,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,20 +158,7 @@ mod tests {
         assert_eq!(bytes(3 * 1024 * 1024), "3.0 MiB");
     }
 
-    fn upload(path: &str, size: u64, lfs: bool) -> crate::plan::files::Upload {
-        crate::plan::files::Upload {
-            file: std::sync::Arc::new(crate::source::LocalFile {
-                path: path.into(),
-                content: crate::source::Content::File(path.into()),
-                size,
-                sha256: "s".into(),
-                git_sha1: "g".into(),
-                stamp: None,
-            }),
-            change: Change::Add,
-            lfs,
-        }
-    }
+    use crate::plan::files::test_upload as upload;
 
     /// The table counts what changed and how much content that is; LFS files are flagged as sent only if
     /// the Hub lacks them.
