@@ -413,13 +413,14 @@ async fn private_origin_is_rewritten_in_json_and_html() {
 }
 
 #[tokio::test]
-async fn public_origin_defaults_to_the_request_host() {
+async fn without_a_public_origin_urls_pass_unchanged() {
+    // No PROXY_PUBLIC_ORIGIN or SPACE_HOST: the caller's `Host` must not pick the origin written into
+    // responses, so nothing is rewritten.
     let up = start_upstream().await;
     let proxy = start_proxy(&up.origin, &[("PROXY_PUBLIC_ORIGIN", "")]).await;
     let r = get(proxy.addr, "/json", "").await;
     assert!(
-        r.text()
-            .contains("\"root\":\"http://alice-app-proxy.hf.space\""),
+        r.text().contains(&format!("\"root\":\"{}\"", up.origin)),
         "{}",
         r.text()
     );
