@@ -436,6 +436,33 @@ mod tests {
         assert_eq!(c.listen.to_string(), "0.0.0.0:7860");
         assert_eq!(c.token_header.as_str(), "x-hf-authorization");
         assert!(c.public_origin.is_none());
+        assert_eq!(c.max_per_caller, 32);
+        assert_eq!(c.body_timeout, Duration::from_secs(60));
+        assert_eq!(c.min_body_rate, 1024);
+    }
+
+    #[test]
+    fn abuse_limits() {
+        let t = ("PROXY_TARGET_URL", "http://127.0.0.1:9");
+        let c = cfg(&[
+            t,
+            ("PROXY_MAX_CONNECTIONS_PER_CALLER", "0"),
+            ("PROXY_BODY_TIMEOUT_SECS", "5"),
+            ("PROXY_MIN_BODY_RATE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_per_caller, 0);
+        assert_eq!(c.body_timeout, Duration::from_secs(5));
+        assert_eq!(c.min_body_rate, 0);
+        for bad in [
+            ("PROXY_BODY_TIMEOUT_SECS", "0"),
+            ("PROXY_MAX_CONNECTIONS_PER_CALLER", "many"),
+            ("PROXY_MAX_CONNECTIONS_PER_CALLER", "99999999999"),
+            ("PROXY_MIN_BODY_RATE", "-1"),
+        ] {
+            let e = cfg(&[t, bad]).unwrap_err();
+            assert!(e.0.contains(bad.0), "{e}");
+        }
     }
 
     #[test]

@@ -187,7 +187,8 @@ fn is_origin(value: &[u8], o: &Origin) -> bool {
 }
 
 /// True when a query key is `__sign` once percent-decoded, in any case (`__%73ign`, `__SIGN`): the
-/// spellings a server that decodes and folds case would read as the signed-session parameter.
+/// spellings a server that decodes and folds case would read as the signed-session parameter. (`+` would
+/// decode to a space, which `__sign` does not contain, so it needs no case of its own.)
 fn is_sign_key(key: &str) -> bool {
     let key = key.as_bytes();
     let mut decoded = Vec::with_capacity(key.len());
@@ -201,10 +202,6 @@ fn is_sign_key(key: &str) -> bool {
             (b'%', Some(b)) => {
                 decoded.push(b);
                 i += 3;
-            }
-            (b'+', _) => {
-                decoded.push(b' ');
-                i += 1;
             }
             (b, _) => {
                 decoded.push(b);
