@@ -75,10 +75,11 @@ fn parse_decimal(v: &[u8]) -> Option<u64> {
     std::str::from_utf8(v).ok()?.parse().ok()
 }
 
-/// A chunk-size line: hex digits, then optional whitespace and `;extensions`.
+/// A chunk-size line: hex digits (leading zeros allowed, as hyper does; overflow refused), then optional
+/// whitespace and `;extensions`.
 fn parse_chunk_size(line: &[u8]) -> Option<u64> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 || digits > 16 {
+    if digits == 0 {
         return None;
     }
     let rest = trim(&line[digits..]);
@@ -178,11 +179,17 @@ impl Sniffer {
                 self.header_line();
                 State::Head
             }
-            State::ChunkSize => match parse_chunk_size(&self.line[..self.line_len]) {
-                Some(0) => State::Trailers,
-                Some(n) if self.line_total <= PREFIX => State::ChunkData(n),
-                _ => State::Stopped,
-            },
+            State::ChunkSize => {
+                // The size's digits must end inside the kept prefix (a long extension after them is fine).
+                let kept = &self.line[..self.line_len];
+                let cut_digits = self.line_total > PREFIX && kept.iter().all(u8::is_ascii_hexdigit);
+                match parse_chunk_size(kept) {
+                    _ if cut_digits => State::Stopped,
+                    Some(0) => State::Trailers,
+                    Some(n) => State::ChunkData(n),
+                    None => State::Stopped,
+                }
+            }
             State::ChunkEnd if empty => State::ChunkSize,
             State::Trailers if empty => State::Idle,
             State::Trailers => State::Trailers,
@@ -366,12 +373,61 @@ mod tests {
     }
 
     #[test]
+    fn content_length_bodies_are_skipped_exactly() {
+        let bad_next: &[u8] = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n";
+        let mut ok = b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi".to_vec();
+        ok.extend_from_slice(bad_next);
+        assert_eq!(bad_head(&[&ok]), Some(1));
+        // `+2` is no length hyper accepts (it closes the connection): the sniffer stops instead of guessing.
+        let mut plus = b"POST / HTTP/1.1\r\nContent-Length: +2\r\n\r\nhi".to_vec();
+        plus.extend_from_slice(bad_next);
+        assert_eq!(bad_head(&[&plus]), None);
+        // The same split at every position: a body's length carries over reads.
+        for cut in 0..ok.len() {
+            assert_eq!(bad_head(&[&ok[..cut], &ok[cut..]]), Some(1), "cut {cut}");
+        }
+        // A coding other than chunked last is refused by hyper: the sniffer stops.
+        let mut gzip = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n0\r\n\r\n".to_vec();
+        gzip.extend_from_slice(bad_next);
+        assert_eq!(bad_head(&[&gzip]), None);
+        // A one-byte line inside a head is a header line, not the head's end (bare LF line endings).
+        assert_eq!(
+            bad_head(&[b"GET / HTTP/1.1\nA\nContent-Length: 1\nContent-Length: 1\n\n"]),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn chunked_bodies_are_followed_exactly() {
+        let bad_next: &[u8] = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n";
+        let head: &[u8] = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let with = |body: &[u8]| {
+            let mut v = head.to_vec();
+            v.extend_from_slice(body);
+            v.extend_from_slice(bad_next);
+            bad_head(&[&v])
+        };
+        // Two trailer lines: the next head is still the second request, not a third.
+        assert_eq!(with(b"2\r\nhi\r\n0\r\nA: 1\r\nB: 2\r\n\r\n"), Some(1));
+        // A long extension after the size is fine; a size whose digits run past the kept prefix is not
+        // guessed at.
+        let ext = format!("2;{}\r\nhi\r\n0\r\n\r\n", "e".repeat(100));
+        assert_eq!(with(ext.as_bytes()), Some(1));
+        let padded = format!("{}2\r\nhi\r\n0\r\n\r\n", "0".repeat(100));
+        assert_eq!(with(padded.as_bytes()), None);
+        // Data longer than its chunk size is bad framing hyper refuses: the sniffer stops.
+        assert_eq!(with(b"2\r\nhiX\r\n0\r\n\r\n"), None);
+    }
+
+    #[test]
     fn chunk_sizes() {
         assert_eq!(parse_chunk_size(b"1a"), Some(26));
         assert_eq!(parse_chunk_size(b"1a ; x=y\r"), Some(26));
         assert_eq!(parse_chunk_size(b"zz"), None);
         assert_eq!(parse_chunk_size(b"1 2"), None);
         assert_eq!(parse_chunk_size(b"11111111111111111"), None);
+        assert_eq!(parse_chunk_size(b"0000000000000000001a"), Some(26));
+        assert_eq!(parse_chunk_size(b";x"), None);
     }
 
     #[test]

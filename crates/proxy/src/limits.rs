@@ -290,6 +290,27 @@ mod tests {
         assert_eq!(r.check(a, t), Err(1));
         assert!(r.check(b, t).is_ok());
         assert!(r.check(a, t + Duration::from_millis(1100)).is_ok());
+        // Half a token back after half a second: retry in 1 s, not 2.
+        assert!(r.check(b, t).is_ok());
+        assert_eq!(r.check(b, t + Duration::from_millis(500)), Err(1));
+    }
+
+    #[test]
+    fn refill_and_retry_after_scale_with_the_rate() {
+        let fast = RateLimiter::new(RateLimit {
+            rps: 4.0,
+            burst: 1.0,
+        });
+        let (a, t) = (Caller::V4(1), Instant::now());
+        assert!(fast.check(a, t).is_ok());
+        assert!(fast.check(a, t).is_err());
+        assert!(fast.check(a, t + Duration::from_millis(260)).is_ok());
+        let slow = RateLimiter::new(RateLimit {
+            rps: 0.25,
+            burst: 1.0,
+        });
+        assert!(slow.check(a, t).is_ok());
+        assert_eq!(slow.check(a, t), Err(4));
     }
 
     #[test]

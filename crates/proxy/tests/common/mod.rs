@@ -244,6 +244,9 @@ async fn upstream_handle(
             h.insert("x-proxied-replica", "abc".parse().unwrap());
             h.insert("x-app", "kept".parse().unwrap());
         }
+        "/unavailable" => {
+            *resp.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+        }
         "/flaky" => {
             if flaky.fetch_add(1, Ordering::SeqCst) < 2 {
                 *resp.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
