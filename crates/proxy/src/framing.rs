@@ -415,6 +415,9 @@ mod tests {
         assert_eq!(with(ext.as_bytes()), Some(1));
         let padded = format!("{}2\r\nhi\r\n0\r\n\r\n", "0".repeat(100));
         assert_eq!(with(padded.as_bytes()), None);
+        // Exactly the kept prefix of digits (bare LF) is still read whole.
+        let full = format!("{}2\nhi\r\n0\r\n\r\n", "0".repeat(PREFIX - 1));
+        assert_eq!(with(full.as_bytes()), Some(1));
         // Data longer than its chunk size is bad framing hyper refuses: the sniffer stops.
         assert_eq!(with(b"2\r\nhiX\r\n0\r\n\r\n"), None);
     }
