@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Proxy benchmark: direct-to-upstream vs hf-space-proxy (release) vs a FastAPI + httpx proxy, on loopback.
+# Proxy benchmark: direct-to-upstream vs hf-space-proxy (release) vs nginx (one worker) vs a FastAPI + httpx
+# proxy, on loopback.
 # Load comes from wrk in its own process. Writes bench/out/proxy/* and bench/proxy/RESULTS.md.
 # Usage: bash bench/proxy/run.sh        (DURATION=10s, STREAM_BYTES=1073741824, SKIP_CLEAN_BUILD=1 to skip)
 set -euo pipefail
@@ -17,6 +18,8 @@ trap cleanup EXIT
 need() { command -v "$1" >/dev/null || { echo "missing $1: $2" >&2; exit 1; }; }
 need wrk "apt-get install -y wrk"
 need curl "apt-get install -y curl"
+nginx_bin="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
+[ -x "$nginx_bin" ] || { echo "missing nginx: apt-get install -y nginx-light" >&2; exit 1; }
 
 # 1. Clean release build of exactly the Space's files, in a fresh target dir: the Space's build time.
 if [ "${SKIP_CLEAN_BUILD:-0}" != 1 ]; then
@@ -60,14 +63,54 @@ start_listening() {
 
 start_listening "$out/upstream.log" "$bin/examples/bench_upstream" 127.0.0.1:0
 up_addr="$addr"; up_pid="$pid"
+# wrk is one caller holding 64 requests in flight: the per-caller cap (default 32) is off here.
 start_listening "$out/proxy.log" env -i PROXY_TARGET_URL="http://$up_addr" PROXY_HF_TOKEN="$TOKEN" \
-  PROXY_LISTEN=127.0.0.1:0 PROXY_PUBLIC_ORIGIN=https://bench-proxy.hf.space "$bin/hf-space-proxy"
+  PROXY_LISTEN=127.0.0.1:0 PROXY_PUBLIC_ORIGIN=https://bench-proxy.hf.space PROXY_MAX_CONNECTIONS_PER_CALLER=0 \
+  "$bin/hf-space-proxy"
 proxy_addr="$addr"; proxy_pid="$pid"
 fa_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd bench/proxy && PROXY_TARGET_URL="http://$up_addr" PROXY_HF_TOKEN="$TOKEN" \
   exec "$venv/bin/uvicorn" fastapi_proxy:app --host 127.0.0.1 --port "$fa_port" --no-access-log --log-level warning \
   >"$out/fastapi.log" 2>&1) &
 fa_pid=$!; pids+=("$fa_pid")
+# nginx as the mature peer: one worker, an upstream keepalive pool, the same token header, access log on (buffered
+# and flushed every 200 ms like ours), no response buffering (ours streams every body frame by frame).
+ng="$out/nginx"
+rm -rf "$ng"; mkdir -p "$ng/tmp"
+ng_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$ng/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $ng/nginx.pid;
+error_log $ng/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log $ng/access.log combined buffer=16k flush=200ms;
+  client_body_temp_path $ng/tmp/body;
+  proxy_temp_path $ng/tmp/proxy;
+  fastcgi_temp_path $ng/tmp/fastcgi;
+  uwsgi_temp_path $ng/tmp/uwsgi;
+  scgi_temp_path $ng/tmp/scgi;
+  upstream app { server $up_addr; keepalive 64; }
+  server {
+    listen 127.0.0.1:$ng_port;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "";
+      proxy_set_header X-HF-Authorization "Bearer $TOKEN";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+"$nginx_bin" -p "$ng" -c "$ng/nginx.conf" >"$ng/stdout.log" 2>&1 &
+ng_pid=$!; pids+=("$ng_pid")
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$ng_port/" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "http://127.0.0.1:$ng_port/" >/dev/null
+# The worker (the master's only child) does the work; its memory is the figure.
+ng_worker=$(pgrep -P "$ng_pid" | head -n1)
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$fa_port/" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "http://127.0.0.1:$fa_port/" >/dev/null
 curl -fsS "http://$proxy_addr/" >/dev/null
@@ -78,12 +121,14 @@ rss() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 : > "$out/runs.tsv"
 for conns in 1 64; do
   threads=$([ "$conns" = 1 ] && echo 1 || echo 2)
-  for target in direct proxy fastapi; do
+  for target in direct proxy nginx fastapi; do
     case $target in
       direct) url="http://$up_addr/"; p=$up_pid ;;
       proxy) url="http://$proxy_addr/"; p=$proxy_pid ;;
+      nginx) url="http://127.0.0.1:$ng_port/"; p=$ng_worker ;;
       fastapi) url="http://127.0.0.1:$fa_port/"; p=$fa_pid ;;
     esac
+    cut -d' ' -f1-3 /proc/loadavg > "$out/load-$target-$conns.txt"
     wrk -t"$threads" -c"$conns" -d"$DURATION" --timeout 10s --latency "$url" > "$out/wrk-$target-$conns.txt"
     printf '%s\t%s\t%s\n' "$target" "$conns" "$(hwm "$p")" >> "$out/runs.tsv"
   done
@@ -109,10 +154,11 @@ fi
 
 # 1 GiB streamed through: throughput, and the proxy's memory before and after.
 : > "$out/stream.tsv"
-for target in direct proxy fastapi; do
+for target in direct proxy nginx fastapi; do
   case $target in
     direct) base="http://$up_addr"; p=$up_pid ;;
     proxy) base="http://$proxy_addr"; p=$proxy_pid ;;
+    nginx) base="http://127.0.0.1:$ng_port"; p=$ng_worker ;;
     fastapi) base="http://127.0.0.1:$fa_port"; p=$fa_pid ;;
   esac
   before=$(rss "$p")

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -38,6 +38,7 @@ pub(crate) enum StreamError {
     Idle,
     Lifetime,
     TooLarge,
+    TooSlow,
 }
 
 impl fmt::Display for StreamError {
@@ -46,17 +47,60 @@ impl fmt::Display for StreamError {
             StreamError::Idle => "stream idle timeout",
             StreamError::Lifetime => "maximum stream lifetime reached",
             StreamError::TooLarge => "body larger than the configured cap",
+            StreamError::TooSlow => "request body slower than the minimum rate",
         })
     }
 }
 
 impl std::error::Error for StreamError {}
 
-/// Byte cap on a request body; `tripped` tells the forwarder that a failed upstream call was our cut (413).
-pub(crate) struct Cap {
-    pub limit: u64,
-    pub seen: u64,
-    pub tripped: Arc<AtomicBool>,
+/// Why the proxy cut a request body, so a failed upstream call can be answered for what it was (413, 408,
+/// 400) instead of as an unreachable upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    None = 0,
+    TooLarge = 1,
+    TooSlow = 2,
+    /// The client's own framing was bad (invalid chunked encoding) or it went away mid-body.
+    ClientError = 3,
+}
+
+/// Shared between a request body and the forwarder.
+#[derive(Clone, Default)]
+pub(crate) struct CutFlag(Arc<AtomicU8>);
+
+impl CutFlag {
+    fn set(&self, why: Cut) {
+        let _ = self
+            .0
+            .compare_exchange(0, why as u8, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    pub fn get(&self) -> Cut {
+        match self.0.load(Ordering::SeqCst) {
+            1 => Cut::TooLarge,
+            2 => Cut::TooSlow,
+            3 => Cut::ClientError,
+            _ => Cut::None,
+        }
+    }
+}
+
+/// A request body must average `per_sec` bytes per second once its `grace` is over (Apache's
+/// `mod_reqtimeout` MinRate): the deadline moves by one second for every `per_sec` bytes received.
+struct MinRate {
+    per_sec: u64,
+    start: Instant,
+    grace: Duration,
+    seen: u64,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl MinRate {
+    fn deadline(&self) -> Instant {
+        let earned = Duration::from_secs_f64(self.seen as f64 / self.per_sec as f64);
+        self.start + self.grace + earned
+    }
 }
 
 pub(crate) struct Guarded {
@@ -64,10 +108,17 @@ pub(crate) struct Guarded {
     idle: Duration,
     idle_timer: Pin<Box<Sleep>>,
     deadline: Option<Pin<Box<Sleep>>>,
-    cap: Option<Cap>,
+    /// Request bodies: the byte cap.
+    cap: Option<u64>,
+    seen: u64,
+    min_rate: Option<MinRate>,
+    /// Request bodies: where the reason for a cut is recorded.
+    cut: Option<CutFlag>,
     rewriter: Option<Rewriter>,
     /// Fired when the body has been read to its end (starts the time-to-first-byte clock).
     on_end: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Kept until the body is dropped (the caller's concurrency slot lasts as long as the response).
+    _hold: Option<Box<dyn Send>>,
     done: bool,
 }
 
@@ -79,14 +130,35 @@ impl Guarded {
             idle_timer: Box::pin(tokio::time::sleep(idle)),
             deadline: lifetime.map(|d| Box::pin(tokio::time::sleep(d))),
             cap: None,
+            seen: 0,
+            min_rate: None,
+            cut: None,
             rewriter: None,
             on_end: None,
+            _hold: None,
             done: false,
         }
     }
 
-    pub fn with_cap(mut self, cap: Cap) -> Guarded {
-        self.cap = Some(cap);
+    /// Marks this as a request body: cuts are recorded in `cut`, and it may not exceed `limit` bytes.
+    pub fn with_cap(mut self, limit: u64, cut: CutFlag) -> Guarded {
+        self.cap = Some(limit);
+        self.cut = Some(cut);
+        self
+    }
+
+    /// `per_sec` of 0 turns the minimum rate off.
+    pub fn with_min_rate(mut self, per_sec: u64, grace: Duration) -> Guarded {
+        if per_sec > 0 {
+            let start = Instant::now();
+            self.min_rate = Some(MinRate {
+                per_sec,
+                start,
+                grace,
+                seen: 0,
+                timer: Box::pin(tokio::time::sleep_until(start + grace)),
+            });
+        }
         self
     }
 
@@ -100,8 +172,21 @@ impl Guarded {
         self
     }
 
+    pub fn holding(mut self, hold: Option<Box<dyn Send>>) -> Guarded {
+        self._hold = hold;
+        self
+    }
+
     pub fn boxed(self) -> Body {
         BodyExt::boxed_unsync(self)
+    }
+
+    fn fail(&mut self, why: Cut, err: BoxError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.done = true;
+        if let Some(c) = &self.cut {
+            c.set(why);
+        }
+        Poll::Ready(Some(Err(err)))
     }
 }
 
@@ -123,13 +208,14 @@ impl HttpBody for Guarded {
                     this.idle_timer.as_mut().reset(Instant::now() + this.idle);
                     let frame = match frame.into_data() {
                         Ok(data) => {
-                            if let Some(cap) = this.cap.as_mut() {
-                                cap.seen += data.len() as u64;
-                                if cap.seen > cap.limit {
-                                    cap.tripped.store(true, Ordering::SeqCst);
-                                    this.done = true;
-                                    return Poll::Ready(Some(Err(Box::new(StreamError::TooLarge))));
-                                }
+                            this.seen += data.len() as u64;
+                            if this.cap.is_some_and(|limit| this.seen > limit) {
+                                return this.fail(Cut::TooLarge, Box::new(StreamError::TooLarge));
+                            }
+                            if let Some(r) = this.min_rate.as_mut() {
+                                r.seen = this.seen;
+                                let at = r.deadline();
+                                r.timer.as_mut().reset(at);
                             }
                             match this.rewriter.as_mut() {
                                 Some(r) => {
@@ -153,8 +239,8 @@ impl HttpBody for Guarded {
                     return Poll::Ready(Some(Ok(frame)));
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(Box::new(e))));
+                    // On a request body this is the client's fault (bad chunked framing, hang-up).
+                    return this.fail(Cut::ClientError, Box::new(e));
                 }
                 Poll::Ready(None) => {
                     this.done = true;
@@ -171,13 +257,16 @@ impl HttpBody for Guarded {
                 }
                 Poll::Pending => {
                     if this.idle_timer.as_mut().poll(cx).is_ready() {
-                        this.done = true;
-                        return Poll::Ready(Some(Err(Box::new(StreamError::Idle))));
+                        return this.fail(Cut::TooSlow, Box::new(StreamError::Idle));
+                    }
+                    if let Some(r) = this.min_rate.as_mut() {
+                        if r.timer.as_mut().poll(cx).is_ready() {
+                            return this.fail(Cut::TooSlow, Box::new(StreamError::TooSlow));
+                        }
                     }
                     if let Some(d) = this.deadline.as_mut() {
                         if d.as_mut().poll(cx).is_ready() {
-                            this.done = true;
-                            return Poll::Ready(Some(Err(Box::new(StreamError::Lifetime))));
+                            return this.fail(Cut::TooSlow, Box::new(StreamError::Lifetime));
                         }
                     }
                     return Poll::Pending;

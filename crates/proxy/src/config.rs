@@ -20,6 +20,12 @@ use crate::preset::Preset;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 100 * 1024 * 1024;
 /// Default cap on concurrent client connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default cap on concurrent requests from one caller (0 turns it off).
+pub const DEFAULT_MAX_CONNECTIONS_PER_CALLER: u64 = 32;
+/// Default longest gap between two reads of a request body, and the grace before the minimum rate applies.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 60;
+/// Default minimum average request-body rate after the grace, bytes per second (0 turns it off).
+pub const DEFAULT_MIN_BODY_RATE: u64 = 1024;
 /// Default cap on request headers (start line included); larger requests get 431.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
@@ -85,6 +91,11 @@ pub struct Config {
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) max_body_bytes: u64,
     pub(crate) max_connections: usize,
+    /// Concurrent requests per caller; 0 = off.
+    pub(crate) max_per_caller: u32,
+    pub(crate) body_timeout: Duration,
+    /// Bytes per second a request body must average once `body_timeout` has passed; 0 = off.
+    pub(crate) min_body_rate: u64,
     pub(crate) connect_timeout: Duration,
     pub(crate) ttfb_timeout: Duration,
     pub(crate) idle_timeout: Duration,
@@ -109,6 +120,7 @@ impl fmt::Debug for Config {
             .field("rate_limit", &self.rate_limit)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_connections", &self.max_connections)
+            .field("max_per_caller", &self.max_per_caller)
             .field("listen", &self.listen)
             .finish_non_exhaustive()
     }
@@ -206,6 +218,14 @@ impl Config {
                 "PROXY_MAX_CONNECTIONS must be at least 1".into(),
             ));
         }
+        let max_per_caller = number(
+            &var,
+            "PROXY_MAX_CONNECTIONS_PER_CALLER",
+            DEFAULT_MAX_CONNECTIONS_PER_CALLER,
+        )?;
+        let max_per_caller = u32::try_from(max_per_caller)
+            .map_err(|_| ConfigError("PROXY_MAX_CONNECTIONS_PER_CALLER is too large".into()))?;
+        let min_body_rate = number(&var, "PROXY_MIN_BODY_RATE", DEFAULT_MIN_BODY_RATE)?;
         let secs = |name: &str, default: u64| -> Result<Duration, ConfigError> {
             let s = number(&var, name, default)?;
             Ok(Duration::from_secs(s))
@@ -215,7 +235,9 @@ impl Config {
         let idle_timeout = secs("PROXY_IDLE_TIMEOUT_SECS", 300)?;
         let max_stream = secs("PROXY_MAX_STREAM_SECS", 3600)?;
         let wake_retry = secs("PROXY_WAKE_RETRY_SECS", 30)?;
+        let body_timeout = secs("PROXY_BODY_TIMEOUT_SECS", DEFAULT_BODY_TIMEOUT_SECS)?;
         for (name, d) in [
+            ("PROXY_BODY_TIMEOUT_SECS", body_timeout),
             ("PROXY_CONNECT_TIMEOUT_SECS", connect_timeout),
             ("PROXY_TTFB_TIMEOUT_SECS", ttfb_timeout),
             ("PROXY_IDLE_TIMEOUT_SECS", idle_timeout),
@@ -254,6 +276,9 @@ impl Config {
             rate_limit,
             max_body_bytes,
             max_connections: max_connections as usize,
+            max_per_caller,
+            body_timeout,
+            min_body_rate,
             connect_timeout,
             ttfb_timeout,
             idle_timeout,
@@ -411,6 +436,33 @@ mod tests {
         assert_eq!(c.listen.to_string(), "0.0.0.0:7860");
         assert_eq!(c.token_header.as_str(), "x-hf-authorization");
         assert!(c.public_origin.is_none());
+        assert_eq!(c.max_per_caller, 32);
+        assert_eq!(c.body_timeout, Duration::from_secs(60));
+        assert_eq!(c.min_body_rate, 1024);
+    }
+
+    #[test]
+    fn abuse_limits() {
+        let t = ("PROXY_TARGET_URL", "http://127.0.0.1:9");
+        let c = cfg(&[
+            t,
+            ("PROXY_MAX_CONNECTIONS_PER_CALLER", "0"),
+            ("PROXY_BODY_TIMEOUT_SECS", "5"),
+            ("PROXY_MIN_BODY_RATE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_per_caller, 0);
+        assert_eq!(c.body_timeout, Duration::from_secs(5));
+        assert_eq!(c.min_body_rate, 0);
+        for bad in [
+            ("PROXY_BODY_TIMEOUT_SECS", "0"),
+            ("PROXY_MAX_CONNECTIONS_PER_CALLER", "many"),
+            ("PROXY_MAX_CONNECTIONS_PER_CALLER", "99999999999"),
+            ("PROXY_MIN_BODY_RATE", "-1"),
+        ] {
+            let e = cfg(&[t, bad]).unwrap_err();
+            assert!(e.0.contains(bad.0), "{e}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Errors as small JSON responses. Messages are fixed strings: never the token, never upstream internals.
 
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
 use crate::body::{full, Body};
@@ -15,7 +15,9 @@ pub(crate) enum ProxyError {
     PathNotAllowed,
     MethodNotAllowed,
     TooLarge,
+    RequestTimeout,
     RateLimited { retry_after_secs: u64 },
+    TooManyConnections,
     Unreachable,
     Timeout,
     Overloaded,
@@ -30,7 +32,10 @@ impl ProxyError {
             ProxyError::OriginNotAllowed | ProxyError::PathNotAllowed => StatusCode::FORBIDDEN,
             ProxyError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::RateLimited { .. } | ProxyError::TooManyConnections => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ProxyError::Unreachable => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
@@ -47,7 +52,9 @@ impl ProxyError {
             ProxyError::PathNotAllowed => "path_not_allowed",
             ProxyError::MethodNotAllowed => "method_not_allowed",
             ProxyError::TooLarge => "payload_too_large",
+            ProxyError::RequestTimeout => "request_timeout",
             ProxyError::RateLimited { .. } => "rate_limited",
+            ProxyError::TooManyConnections => "too_many_connections",
             ProxyError::Unreachable => "upstream_unreachable",
             ProxyError::Timeout => "upstream_timeout",
             ProxyError::Overloaded => "overloaded",
@@ -66,7 +73,11 @@ impl ProxyError {
             ProxyError::PathNotAllowed => "this path is not allowed by the proxy's path preset",
             ProxyError::MethodNotAllowed => "this method is not supported by the proxy",
             ProxyError::TooLarge => "the request body is larger than the proxy allows",
+            ProxyError::RequestTimeout => "the request body arrived too slowly",
             ProxyError::RateLimited { .. } => "too many requests, retry later",
+            ProxyError::TooManyConnections => {
+                "too many concurrent requests from this caller, retry later"
+            }
             ProxyError::Unreachable => "the upstream Space could not be reached",
             ProxyError::Timeout => "the upstream Space did not answer in time",
             ProxyError::Overloaded => "the proxy has too many open connections, retry later",
@@ -90,8 +101,15 @@ impl ProxyError {
         let h = resp.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let ProxyError::RateLimited { retry_after_secs } = self {
-            h.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+        match self {
+            ProxyError::RateLimited { retry_after_secs } => {
+                h.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+            }
+            // The connection is what the caller has too many of, or its body was left unread.
+            ProxyError::TooManyConnections | ProxyError::RequestTimeout => {
+                h.insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         resp
     }

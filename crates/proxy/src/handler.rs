@@ -2,7 +2,8 @@
 //! header policy, wake-up retries, timeouts, streaming bodies, origin rewriting and WebSocket tunnels.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,12 +13,12 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
-use crate::body::{empty, Body, Cap, Guarded};
+use crate::body::{empty, Body, Cut, CutFlag, Guarded};
 use crate::config::{Config, Origin};
 use crate::errors::ProxyError;
 use crate::framing;
 use crate::headers::{self, Injected};
-use crate::limits::{self, RateLimiter};
+use crate::limits::{self, Caller, CallerSlot, CallerSlots, RateLimiter};
 use crate::ops::{self, Readiness};
 use crate::preset;
 use crate::race::{race, Either};
@@ -33,10 +34,13 @@ pub(crate) struct State {
     pub cfg: Config,
     pub upstream: Arc<Upstream>,
     pub rate: Option<RateLimiter>,
+    /// Concurrent requests per caller; `None` when `PROXY_MAX_CONNECTIONS_PER_CALLER` is 0.
+    pub caller_slots: Option<Arc<CallerSlots>>,
     pub readiness: Readiness,
     host_value: HeaderValue,
     origin_value: HeaderValue,
-    /// Rewrite patterns when the public origin is configured; else derived per request from `Host`.
+    /// Rewrite patterns when the public origin is configured. Never derived from the caller's `Host`: a
+    /// caller must not choose the origin written into responses (they may be cached or shared).
     patterns: Option<Arc<Patterns>>,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -55,6 +59,7 @@ impl State {
             .map(|o| Patterns::new(&cfg.target, o));
         Ok(State {
             rate: cfg.rate_limit.map(RateLimiter::new),
+            caller_slots: (cfg.max_per_caller > 0).then(|| CallerSlots::new(cfg.max_per_caller)),
             readiness: Readiness::default(),
             upstream,
             host_value,
@@ -91,12 +96,14 @@ impl State {
 /// One client connection.
 pub(crate) struct Conn {
     pub state: Arc<State>,
-    /// The peer's IP address, formatted once per connection (rate-limit key and log fallback).
-    pub peer_ip: String,
+    /// The peer's address (the caller when there is no usable `X-Forwarded-For`).
+    pub peer_ip: IpAddr,
     /// The connection-cap permit; WebSocket tunnels keep a clone so they count too.
     pub permit: Arc<OwnedSemaphorePermit>,
-    /// Set by `framing::Sniffer` when a request head on this connection had ambiguous framing.
-    pub bad_framing: Arc<AtomicBool>,
+    /// Requests seen on this connection so far (the position of the next one).
+    pub requests: AtomicU64,
+    /// Position of the first request head with ambiguous framing (`framing::Sniffer`), or `NO_BAD_HEAD`.
+    pub bad_head: Arc<AtomicU64>,
 }
 
 pub(crate) async fn handle(
@@ -104,20 +111,21 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let start = Instant::now();
+    let index = conn.requests.fetch_add(1, Ordering::SeqCst);
     let method = req.method().clone();
     // Path only: queries can carry signed URLs or keys.
     let path = crate::log::sanitize(req.uri().path(), 200);
     let origin = req.headers().get(ORIGIN).cloned();
-    let caller = limits::caller_key(req.headers(), &conn.peer_ip, None);
-    let mut resp = route(&conn, req).await;
+    // A parsed address: nothing the caller wrote in `X-Forwarded-For` reaches the log verbatim.
+    let ip = limits::caller_ip(req.headers(), conn.peer_ip);
+    let mut resp = route(&conn, req, index, ip).await;
     crate::cors::decorate(
         resp.headers_mut(),
         origin.as_ref(),
         &conn.state.cfg.allow_origins,
     );
     conn.state.cfg.log.line(&format!(
-        "{} \"{method} {path}\" {} {}ms",
-        crate::log::sanitize(&caller, 64),
+        "{ip} \"{method} {path}\" {} {}ms",
         resp.status().as_u16(),
         start.elapsed().as_millis()
     ));
@@ -128,14 +136,10 @@ fn content_length(h: &HeaderMap) -> Option<u64> {
     h.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
-async fn route(conn: &Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
+async fn route(conn: &Arc<Conn>, req: Request<Incoming>, index: u64, ip: IpAddr) -> Response<Body> {
     let state = &conn.state;
     let cfg = &state.cfg;
-    let path = req.uri().path().to_owned();
-    if path.starts_with(ops::PREFIX) {
-        return ops::handle(state, req.method(), &path).await;
-    }
-    if conn.bad_framing.load(Ordering::SeqCst) {
+    if index >= conn.bad_head.load(Ordering::SeqCst) {
         let mut r = ProxyError::BadRequest(framing::AMBIGUOUS).response();
         r.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
@@ -144,7 +148,33 @@ async fn route(conn: &Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
     if let Err(why) = framing::check_parsed(req.headers()) {
         return ProxyError::BadRequest(why).response();
     }
-    if req.method() == Method::CONNECT {
+    if let Err(why) = single_host_and_origin(req.headers()) {
+        return ProxyError::BadRequest(why).response();
+    }
+    // Who is calling: a valid key, else the address. Checked before anything else so that refusals (401)
+    // and operations paths count against the caller's rate limit too.
+    let api_key = if cfg.api_keys.is_empty() {
+        None
+    } else {
+        let presented = req
+            .headers()
+            .get(limits::API_KEY_HEADER)
+            .map(HeaderValue::as_bytes);
+        limits::check_api_key(&cfg.api_keys, presented)
+    };
+    let authorized = cfg.api_keys.is_empty() || api_key.is_some();
+    let caller = Caller::of(ip, api_key);
+    if let Some(rl) = &state.rate {
+        if let Err(retry_after_secs) = rl.check(caller, std::time::Instant::now()) {
+            return ProxyError::RateLimited { retry_after_secs }.response();
+        }
+    }
+    let path = req.uri().path().to_owned();
+    if path.starts_with(ops::PREFIX) {
+        return ops::handle(state, req.method(), &path, authorized).await;
+    }
+    // CONNECT would open a tunnel; TRACE would echo the request (headers included) back.
+    if matches!(*req.method(), Method::CONNECT | Method::TRACE) {
         return ProxyError::MethodNotAllowed.response();
     }
     let Ok(decoded) = preset::normalise(&path) else {
@@ -154,28 +184,22 @@ async fn route(conn: &Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
         return r;
     }
     if headers::wants_upgrade(req.headers()) {
-        let own = own_origin(cfg, req.headers());
+        if !headers::is_websocket(req.headers()) {
+            let mut r = ProxyError::BadRequest(ONLY_WEBSOCKET).response();
+            r.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        let own = cfg
+            .public_origin
+            .as_ref()
+            .map(|o| format!("{}://{}", o.scheme(), o.authority));
         if !crate::cors::upgrade_allowed(req.headers(), &cfg.allow_origins, own.as_deref()) {
             return ProxyError::OriginNotAllowed.response();
         }
     }
-    let api_key = if cfg.api_keys.is_empty() {
-        None
-    } else {
-        let presented = req
-            .headers()
-            .get(limits::API_KEY_HEADER)
-            .map(HeaderValue::as_bytes);
-        match limits::check_api_key(&cfg.api_keys, presented) {
-            Some(k) => Some(k),
-            None => return ProxyError::Unauthorized.response(),
-        }
-    };
-    if let Some(rl) = &state.rate {
-        let key = limits::caller_key(req.headers(), &conn.peer_ip, api_key);
-        if let Err(retry_after_secs) = rl.check(&key, std::time::Instant::now()) {
-            return ProxyError::RateLimited { retry_after_secs }.response();
-        }
+    if !authorized {
+        return ProxyError::Unauthorized.response();
     }
     if let Some(p) = cfg.preset {
         let query = req
@@ -190,35 +214,28 @@ async fn route(conn: &Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
     if content_length(req.headers()).is_some_and(|n| n > cfg.max_body_bytes) {
         return ProxyError::TooLarge.response();
     }
-    forward(conn, req).await
-}
-
-/// The proxy's own public origin as a string (`https://host`), configured or derived.
-fn own_origin(cfg: &Config, h: &HeaderMap) -> Option<String> {
-    let o = match &cfg.public_origin {
-        Some(o) => o.clone(),
-        None => derive_origin(h)?,
+    let slot = match &state.caller_slots {
+        None => None,
+        Some(slots) => match slots.acquire(caller) {
+            Some(slot) => Some(slot),
+            None => return ProxyError::TooManyConnections.response(),
+        },
     };
-    Some(format!("{}://{}", o.scheme(), o.authority))
+    forward(conn, req, slot).await
 }
 
-/// The caller-facing origin when none is configured: from `Host` and `X-Forwarded-Proto`.
-fn derive_origin(h: &HeaderMap) -> Option<Origin> {
-    let host = h.get(HOST)?.to_str().ok()?;
-    let ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
-    if !ok {
-        return None;
+const ONLY_WEBSOCKET: &str = "only WebSocket upgrades are supported";
+
+/// RFC 9112 3.2: a request with more than one `Host` is refused; two `Origin`s would let the CORS and
+/// WebSocket checks read one value while the upstream reads the other.
+fn single_host_and_origin(h: &HeaderMap) -> Result<(), &'static str> {
+    if h.get_all(HOST).iter().nth(1).is_some() {
+        return Err("more than one Host header is refused");
     }
-    let https = h
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    Some(Origin {
-        https,
-        authority: host.to_ascii_lowercase(),
-    })
+    if h.get_all(ORIGIN).iter().nth(1).is_some() {
+        return Err("more than one Origin header is refused");
+    }
+    Ok(())
 }
 
 fn build(method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Request<Body> {
@@ -229,22 +246,17 @@ fn build(method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Request<Bo
     req
 }
 
-async fn forward(conn: &Arc<Conn>, mut req: Request<Incoming>) -> Response<Body> {
+async fn forward(
+    conn: &Arc<Conn>,
+    mut req: Request<Incoming>,
+    slot: Option<CallerSlot>,
+) -> Response<Body> {
     let state = &conn.state;
     let cfg = &state.cfg;
     let upgrade = headers::wants_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let derived = if cfg.public_origin.is_none() {
-        derive_origin(req.headers())
-    } else {
-        None
-    };
-    let public = cfg.public_origin.as_ref().or(derived.as_ref());
-    let patterns = match (&state.patterns, public) {
-        (Some(p), _) => Some(Arc::clone(p)),
-        (None, Some(o)) => Some(Patterns::new(&cfg.target, o)),
-        (None, None) => None,
-    };
+    let public = cfg.public_origin.as_ref();
+    let patterns = state.patterns.clone();
 
     let (parts, body) = req.into_parts();
     let query = parts.uri.query().and_then(headers::strip_sign);
@@ -257,31 +269,40 @@ async fn forward(conn: &Arc<Conn>, mut req: Request<Incoming>) -> Response<Body>
 
     let replayable = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
         && body.is_end_stream();
-    let tripped = Arc::new(AtomicBool::new(false));
+    let cut = CutFlag::default();
     let result = if replayable {
         drop(body);
         send_with_wake_retry(state, &parts.method, &uri, &headers).await
     } else {
         let (tx, rx) = oneshot::channel();
-        let body = Guarded::new(body, cfg.idle_timeout, Some(cfg.max_stream))
-            .with_cap(Cap {
-                limit: cfg.max_body_bytes,
-                seen: 0,
-                tripped: Arc::clone(&tripped),
-            })
+        // A request body may pause for at most `body_timeout` between reads and, after that grace,
+        // must average `min_body_rate`: a client that trickles bytes cannot hold a slot for long.
+        let body = Guarded::new(body, cfg.body_timeout, Some(cfg.max_stream))
+            .with_cap(cfg.max_body_bytes, cut.clone())
+            .with_min_rate(cfg.min_body_rate, cfg.body_timeout)
             .with_end_signal(tx)
             .boxed();
         send_after_body(state, build(parts.method, uri, headers, body), rx).await
     };
 
-    let mut resp = match result {
-        Ok(r) => r,
-        Err(_) if tripped.load(Ordering::SeqCst) => return ProxyError::TooLarge.response(),
-        Err(UpstreamError::Timeout) => {
+    let mut resp = match (result, cut.get()) {
+        (Ok(r), _) => r,
+        (Err(_), Cut::TooLarge) => return ProxyError::TooLarge.response(),
+        (Err(_), Cut::TooSlow) => {
+            cfg.log.line("request body too slow: cut");
+            return ProxyError::RequestTimeout.response();
+        }
+        (Err(_), Cut::ClientError) => {
+            let mut r = ProxyError::BadRequest(BAD_BODY).response();
+            r.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        (Err(UpstreamError::Timeout), Cut::None) => {
             cfg.log.line("upstream timeout");
             return ProxyError::Timeout.response();
         }
-        Err(UpstreamError::Unreachable(detail)) => {
+        (Err(UpstreamError::Unreachable(detail)), Cut::None) => {
             cfg.log.line(&format!(
                 "upstream unreachable: {}",
                 crate::log::sanitize(&detail, 200)
@@ -291,7 +312,11 @@ async fn forward(conn: &Arc<Conn>, mut req: Request<Incoming>) -> Response<Body>
     };
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let Some(client_upgrade) = client_upgrade else {
+        // Only a WebSocket handshake the caller asked for becomes a tunnel.
+        let Some(client_upgrade) = client_upgrade.filter(|_| headers::is_websocket(resp.headers()))
+        else {
+            cfg.log
+                .line("upstream switched protocols without a WebSocket request");
             return ProxyError::Unreachable.response();
         };
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
@@ -307,14 +332,15 @@ async fn forward(conn: &Arc<Conn>, mut req: Request<Incoming>) -> Response<Body>
             limits,
             state.shutdown.clone(),
             cfg.log.clone(),
-            Arc::clone(&conn.permit),
+            (Arc::clone(&conn.permit), slot),
         );
         return Response::from_parts(parts, empty());
     }
 
     let (mut parts, body) = resp.into_parts();
     headers::clean_response(&mut parts.headers, false, patterns.as_ref());
-    let mut guarded = Guarded::new(body, cfg.idle_timeout, Some(cfg.max_stream));
+    let mut guarded = Guarded::new(body, cfg.idle_timeout, Some(cfg.max_stream))
+        .holding(slot.map(|s| Box::new(s) as Box<dyn Send>));
     if let Some(p) = patterns.filter(|_| rewrite::is_rewritable(&parts.headers)) {
         // The length changes when an origin is replaced.
         parts.headers.remove(CONTENT_LENGTH);
@@ -322,6 +348,8 @@ async fn forward(conn: &Arc<Conn>, mut req: Request<Incoming>) -> Response<Body>
     }
     Response::from_parts(parts, guarded.boxed())
 }
+
+const BAD_BODY: &str = "the request body is malformed (invalid chunked encoding) or was cut short";
 
 /// Sends a request with a body; the time-to-first-byte clock starts once the body has been sent.
 async fn send_after_body(

@@ -77,7 +77,7 @@ fn strip_hop_by_hop(h: &mut HeaderMap, also: impl Fn(&str) -> bool) {
     remove_where(h, |n| is_hop_by_hop(n) || also(n));
 }
 
-/// True when the request asks for a WebSocket (or other) upgrade.
+/// True when the request asks for a protocol upgrade (`Connection: upgrade` and an `Upgrade` header).
 pub(crate) fn wants_upgrade(h: &HeaderMap) -> bool {
     let conn_upgrade = h
         .get_all(CONNECTION)
@@ -86,6 +86,16 @@ pub(crate) fn wants_upgrade(h: &HeaderMap) -> bool {
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
     conn_upgrade && h.contains_key(UPGRADE)
+}
+
+/// True when `Upgrade` offers exactly one protocol, `websocket`. Only WebSocket is tunnelled: an `h2c` or
+/// other upgrade would turn the connection into raw bytes that pass the path preset and the rate limiter.
+pub(crate) fn is_websocket(h: &HeaderMap) -> bool {
+    let mut values = h.get_all(UPGRADE).iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) => v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket"),
+        _ => false,
+    }
 }
 
 /// What the proxy adds to each upstream request.
@@ -176,16 +186,38 @@ fn is_origin(value: &[u8], o: &Origin) -> bool {
         && value[scheme.len() + 3..].eq_ignore_ascii_case(o.authority.as_bytes())
 }
 
+/// True when a query key is `__sign` once percent-decoded, in any case (`__%73ign`, `__SIGN`): the
+/// spellings a server that decodes and folds case would read as the signed-session parameter. (`+` would
+/// decode to a space, which `__sign` does not contain, so it needs no case of its own.)
+fn is_sign_key(key: &str) -> bool {
+    let key = key.as_bytes();
+    let mut decoded = Vec::with_capacity(key.len());
+    let mut i = 0;
+    while i < key.len() {
+        let hex = key
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (key[i], hex) {
+            (b'%', Some(b)) => {
+                decoded.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    decoded.eq_ignore_ascii_case(SIGN_PARAM.as_bytes())
+}
+
 /// Removes `__sign` from a query string; `None` when nothing is left.
 pub(crate) fn strip_sign(query: &str) -> Option<String> {
     let kept: Vec<&str> = query
         .split('&')
         .filter(|kv| !kv.is_empty())
-        .filter(|kv| {
-            let key = kv.split('=').next().unwrap_or("");
-            let decoded = key.replace("%5F", "_").replace("%5f", "_");
-            decoded != SIGN_PARAM
-        })
+        .filter(|kv| !is_sign_key(kv.split('=').next().unwrap_or("")))
         .collect();
     if kept.is_empty() {
         None
@@ -204,15 +236,26 @@ pub(crate) fn clean_response(h: &mut HeaderMap, upgrade: bool, patterns: Option<
     strip_hop_by_hop(h, |n| {
         n.starts_with("x-proxied-") || n.starts_with("access-control-")
     });
-    let cookies: Vec<HeaderValue> = h
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(strip_cookie_domain)
-        .collect();
-    if !cookies.is_empty() {
+    if h.contains_key(SET_COOKIE) {
+        // The private Space's session cookie is the upstream's credential, never the caller's.
+        let cookies: Vec<HeaderValue> = h
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter(|v| !is_session_cookie(v))
+            .map(strip_cookie_domain)
+            .collect();
         h.remove(SET_COOKIE);
         for c in cookies {
             h.append(SET_COOKIE, c);
+        }
+    }
+    if let Some(loc) = h.get(LOCATION).and_then(|v| v.to_str().ok()) {
+        // A redirect can carry a signed session URL (`?__sign=`); the caller must not receive it.
+        if let Some(clean) = strip_sign_from_url(loc) {
+            match HeaderValue::from_str(&clean) {
+                Ok(v) => h.insert(LOCATION, v),
+                Err(_) => h.remove(LOCATION),
+            };
         }
     }
     if let (Some(p), Some(loc)) = (patterns, h.get(LOCATION)) {
@@ -224,6 +267,36 @@ pub(crate) fn clean_response(h: &mut HeaderMap, upgrade: bool, patterns: Option<
         h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
         h.insert(UPGRADE, up);
     }
+}
+
+/// `Set-Cookie: spaces-jwt=…` (any case).
+fn is_session_cookie(v: &HeaderValue) -> bool {
+    let name = v.as_bytes().split(|b| *b == b'=').next().unwrap_or(b"");
+    name.trim_ascii()
+        .eq_ignore_ascii_case(SPACES_JWT_COOKIE.as_bytes())
+}
+
+/// The URL without its `__sign` query parameters; `None` when it has none.
+fn strip_sign_from_url(url: &str) -> Option<String> {
+    let (before_fragment, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let (path, query) = before_fragment.split_once('?')?;
+    let kept = strip_sign(query);
+    if kept.as_deref() == Some(query) {
+        return None;
+    }
+    let mut out = path.to_owned();
+    if let Some(q) = kept {
+        out.push('?');
+        out.push_str(&q);
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    Some(out)
 }
 
 /// Drops the `Domain` attribute so the cookie binds to the proxy's host.
@@ -298,6 +371,107 @@ mod tests {
         assert_eq!(strip_sign("a=1&__sign=x&b=2").as_deref(), Some("a=1&b=2"));
         assert_eq!(strip_sign("%5F%5Fsign=x"), None);
         assert_eq!(strip_sign("a=1").as_deref(), Some("a=1"));
+        for spelling in ["__%73ign", "__SIGN", "%5f%5FSiGn", "__sig%6E", "__sign"] {
+            assert_eq!(
+                strip_sign(&format!("{spelling}=x&k=v")).as_deref(),
+                Some("k=v"),
+                "{spelling}"
+            );
+        }
+        // Not the parameter: other names, and a double encoding the server decodes only once.
+        for other in ["__signs", "_sign", "%255F%255Fsign", "x__sign"] {
+            let q = format!("{other}=x");
+            assert_eq!(strip_sign(&q).as_deref(), Some(q.as_str()), "{other}");
+        }
+        assert_eq!(
+            strip_sign_from_url("https://h/p?__sign=x&a=1#f").as_deref(),
+            Some("https://h/p?a=1#f")
+        );
+        assert_eq!(strip_sign_from_url("/p?__SIGN=x").as_deref(), Some("/p"));
+        assert_eq!(strip_sign_from_url("/p?a=1"), None);
+        assert_eq!(strip_sign_from_url("/p"), None);
+    }
+
+    fn public() -> Origin {
+        Origin {
+            https: true,
+            authority: "p.hf.space".into(),
+        }
+    }
+
+    #[test]
+    fn is_origin_matches_exactly_the_public_origin() {
+        let o = public();
+        for same in ["https://p.hf.space", "HTTPS://P.HF.SPACE"] {
+            assert!(is_origin(same.as_bytes(), &o), "{same}");
+        }
+        for other in [
+            // Same length as the public origin, another host.
+            "https://q.hf.space",
+            // Ends with the public host.
+            "https://evil-p.hf.space",
+            "https://xp.hf.space",
+            // Same length, another scheme, then the public host.
+            "httpx://p.hf.space",
+            "http:/xp.hf.space",
+            "https:/?p.hf.space",
+            // Shorter than the scheme and separator.
+            "https",
+            "https:/",
+            "",
+            "http://p.hf.space",
+        ] {
+            assert!(!is_origin(other.as_bytes(), &o), "{other}");
+        }
+    }
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn upgrade_needs_both_headers_and_only_websocket_is_tunnelled() {
+        assert!(!wants_upgrade(&HeaderMap::new()));
+        assert!(!wants_upgrade(&map(&[("connection", "upgrade")])));
+        assert!(!wants_upgrade(&map(&[("upgrade", "websocket")])));
+        assert!(!wants_upgrade(&map(&[
+            ("connection", "keep-alive"),
+            ("upgrade", "websocket")
+        ])));
+        assert!(wants_upgrade(&map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket")
+        ])));
+        assert!(wants_upgrade(&map(&[
+            ("connection", "Upgrade, HTTP2-Settings"),
+            ("upgrade", "h2c")
+        ])));
+        assert!(is_websocket(&map(&[("upgrade", "WebSocket")])));
+        for bad in ["h2c", "websocket, h2c", "TLS/1.0", ""] {
+            assert!(!is_websocket(&map(&[("upgrade", bad)])), "{bad}");
+        }
+        assert!(!is_websocket(&map(&[
+            ("upgrade", "websocket"),
+            ("upgrade", "h2c")
+        ])));
+        assert!(!is_websocket(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn upstream_session_cookie_is_dropped() {
+        let mut h = map(&[
+            ("set-cookie", "Spaces-JWT=eyJ; Path=/"),
+            ("set-cookie", "route=1; Path=/"),
+            ("location", "https://alice-app.hf.space/x?__sign=eyJ&y=1"),
+        ]);
+        clean_response(&mut h, false, None);
+        let cookies: Vec<_> = h.get_all(SET_COOKIE).iter().collect();
+        assert_eq!(cookies, vec!["route=1; Path=/"]);
+        assert_eq!(h[LOCATION], "https://alice-app.hf.space/x?y=1");
     }
 
     #[test]

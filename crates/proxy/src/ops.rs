@@ -1,5 +1,7 @@
 //! Operations paths under `/.proxy/`: liveness never touches the upstream (pingers must not wake the
-//! private Space); readiness probes the upstream at most once per `READY_TTL` and caches the answer.
+//! private Space); readiness needs the caller's key when keys are on (it sends an authenticated request
+//! upstream and can wake the Space), probes once per `READY_TTL` at most, with one attempt bounded by
+//! `PROBE_TIMEOUT` (never the wake-up retries of ordinary requests), and caches the answer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +16,7 @@ use crate::handler::State;
 
 pub(crate) const PREFIX: &str = "/.proxy/";
 const READY_TTL: Duration = Duration::from_secs(10);
-const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Cached readiness: when it was probed and whether the upstream answered below 500.
 #[derive(Default)]
@@ -30,12 +32,19 @@ fn json(status: StatusCode, body: &'static str) -> Response<Body> {
     r
 }
 
-pub(crate) async fn handle(state: &Arc<State>, method: &Method, path: &str) -> Response<Body> {
+/// `authorized`: keys are off, or the request carries a valid one.
+pub(crate) async fn handle(
+    state: &Arc<State>,
+    method: &Method,
+    path: &str,
+    authorized: bool,
+) -> Response<Body> {
     if method != Method::GET && method != Method::HEAD {
         return ProxyError::MethodNotAllowed.response();
     }
     match path {
         "/.proxy/healthz" => json(StatusCode::OK, "{\"status\":\"ok\"}"),
+        "/.proxy/readyz" if !authorized => ProxyError::Unauthorized.response(),
         "/.proxy/readyz" => {
             if ready(state).await {
                 json(StatusCode::OK, "{\"status\":\"ready\"}")

@@ -224,6 +224,12 @@ mod tests {
         let out = r.push(b"data: {\"root\": \"https://alice-app.hf.space\"}\n\n");
         assert!(out.ends_with(b"\n\n"), "the whole event is emitted at once");
         assert!(r.carry.is_empty());
+        // A short tail that starts like a pattern ('h', 'w') but cannot become one is not held back either.
+        let out = r.push(b"data: hi\n\n");
+        assert_eq!(&out[..], b"data: hi\n\n");
+        let out = r.push(b"data: wow!");
+        assert_eq!(&out[..], b"data: wow!");
+        assert!(r.carry.is_empty());
     }
 
     #[test]

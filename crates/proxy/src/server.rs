@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{Config, MAX_HEADER_BYTES};
 use crate::errors::ProxyError;
-use crate::framing::{Sniffed, Sniffer};
+use crate::framing::{Sniffed, Sniffer, NO_BAD_HEAD};
 use crate::handler::{self, Conn, State};
 use crate::race::{race, Either};
 
@@ -61,6 +61,11 @@ async fn serve_inner(
     let (stop_tx, stop_rx) = watch::channel(false);
     let log = config.log.clone();
     let max_connections = config.max_connections;
+    if config.public_origin.is_none() {
+        log.line(
+            "no PROXY_PUBLIC_ORIGIN or SPACE_HOST: the upstream's absolute URLs pass unchanged",
+        );
+    }
     let state = Arc::new(State::new(config, stop_rx.clone()).map_err(io::Error::other)?);
     let permits = Arc::new(Semaphore::new(max_connections));
     let mut tasks = JoinSet::new();
@@ -104,16 +109,17 @@ async fn serve_inner(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let bad_framing = Arc::new(AtomicBool::new(false));
+        let bad_head = Arc::new(AtomicU64::new(NO_BAD_HEAD));
         let io = Sniffed {
             io: stream,
-            sniffer: Sniffer::new(Arc::clone(&bad_framing)),
+            sniffer: Sniffer::new(Arc::clone(&bad_head)),
         };
         let conn = Arc::new(Conn {
             state: Arc::clone(&state),
-            peer_ip: peer.ip().to_string(),
+            peer_ip: peer.ip(),
             permit: Arc::new(permit),
-            bad_framing,
+            requests: AtomicU64::new(0),
+            bad_head,
         });
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {

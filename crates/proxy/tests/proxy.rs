@@ -264,6 +264,14 @@ async fn bodies_over_the_cap_are_413() {
     req.extend_from_slice(b"0\r\n\r\n");
     let r = raw(proxy.addr, &req).await;
     assert_json_error(&r, 413, "payload_too_large");
+    // Exactly the cap passes.
+    let mut at_cap =
+        b"POST /echo HTTP/1.1\r\nHost: p\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    at_cap.extend_from_slice(&[b'a'; 1000]);
+    let r = raw(proxy.addr, &at_cap).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("body-bytes: 1000"));
     // Under the cap passes.
     let r = raw(
         proxy.addr,
@@ -413,13 +421,14 @@ async fn private_origin_is_rewritten_in_json_and_html() {
 }
 
 #[tokio::test]
-async fn public_origin_defaults_to_the_request_host() {
+async fn without_a_public_origin_urls_pass_unchanged() {
+    // No PROXY_PUBLIC_ORIGIN or SPACE_HOST: the caller's `Host` must not pick the origin written into
+    // responses, so nothing is rewritten.
     let up = start_upstream().await;
     let proxy = start_proxy(&up.origin, &[("PROXY_PUBLIC_ORIGIN", "")]).await;
     let r = get(proxy.addr, "/json", "").await;
     assert!(
-        r.text()
-            .contains("\"root\":\"http://alice-app-proxy.hf.space\""),
+        r.text().contains(&format!("\"root\":\"{}\"", up.origin)),
         "{}",
         r.text()
     );
@@ -554,6 +563,25 @@ async fn waking_upstream_is_retried_for_idempotent_requests() {
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "awake");
     assert_eq!(up.seen().len(), 3);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn wake_retries_stop_at_their_deadline_and_never_replay_bodies() {
+    let up = start_upstream().await;
+    let proxy = start_proxy(&up.origin, &[("PROXY_WAKE_RETRY_SECS", "1")]).await;
+    // Tries at 0, 0.25 and 0.75 s; the next backoff (1 s) would end past the 1 s budget.
+    let r = get(proxy.addr, "/unavailable", "").await;
+    assert_eq!(r.status, 503);
+    let tries = up.seen().len();
+    assert!((1..=3).contains(&tries), "{tries} tries in a 1 s budget");
+    // A GET with a body is forwarded once, body included: it is not replayable.
+    let r = raw(
+        proxy.addr,
+        b"GET /echo HTTP/1.1\r\nHost: p\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    )
+    .await;
+    assert!(r.text().contains("body-bytes: 5"), "{}", r.text());
     proxy.stop().await;
 }
 

@@ -211,6 +211,22 @@ async fn upstream_handle(
             resp.headers_mut()
                 .insert("content-type", "application/octet-stream".parse().unwrap());
         }
+        "/leak" => {
+            // What a Space behind the Hub's edge can send back: its session cookie and a signed redirect.
+            *resp.status_mut() = hyper::StatusCode::FOUND;
+            let h = resp.headers_mut();
+            h.append(
+                "set-cookie",
+                "spaces-jwt=eyJupstream; Path=/; Secure".parse().unwrap(),
+            );
+            h.append("set-cookie", "route=r2; Path=/".parse().unwrap());
+            h.insert(
+                "location",
+                format!("{origin}/next?__sign=eyJsigned&x=1")
+                    .parse()
+                    .unwrap(),
+            );
+        }
         "/cookie" => {
             let h = resp.headers_mut();
             h.append(
@@ -227,6 +243,9 @@ async fn upstream_handle(
             h.insert("x-proxied-host", "10.0.0.7".parse().unwrap());
             h.insert("x-proxied-replica", "abc".parse().unwrap());
             h.insert("x-app", "kept".parse().unwrap());
+        }
+        "/unavailable" => {
+            *resp.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
         }
         "/flaky" => {
             if flaky.fetch_add(1, Ordering::SeqCst) < 2 {
