@@ -227,19 +227,30 @@ impl HubClient {
         let url = self.fix_endpoint(&upload.href);
         self.run(RetryMode::Idempotent, "LFS upload", || {
             counted(progress, |sent| async {
-                let body = file_body(source, 0, object.size, sent)
-                    .await
-                    .map_err(HubError::from)?;
-                let request = self
-                    .request(Method::PUT, &url)
-                    .header("content-length", object.size)
-                    .body(body);
-                // Pre-signed URL: never send the token there.
-                let response = self.execute(request, false, &[]).await?;
+                let response = self.put_range(&url, source, 0, object.size, sent).await?;
                 drain(response).await
             })
         })
         .await
+    }
+
+    /// PUTs `len` bytes of `source` from `offset` to a pre-signed URL (never with the token).
+    async fn put_range(
+        &self,
+        url: &str,
+        source: &Path,
+        offset: u64,
+        len: u64,
+        sent: Sent,
+    ) -> Result<reqwest::Response, crate::client::Failure> {
+        let body = file_body(source, offset, len, sent)
+            .await
+            .map_err(HubError::from)?;
+        let request = self
+            .request(Method::PUT, url)
+            .header("content-length", len)
+            .body(body);
+        self.execute(request, false, &[]).await
     }
 
     async fn upload_multipart(
@@ -266,14 +277,7 @@ impl HubClient {
                 let etag = self
                     .run(RetryMode::Idempotent, "LFS part upload", || {
                         counted(progress, |sent| async {
-                            let body = file_body(source, offset, len, sent)
-                                .await
-                                .map_err(HubError::from)?;
-                            let request = self
-                                .request(Method::PUT, &url)
-                                .header("content-length", len)
-                                .body(body);
-                            let response = self.execute(request, false, &[]).await?;
+                            let response = self.put_range(&url, source, offset, len, sent).await?;
                             let etag = header_str(response.headers(), "etag");
                             drain(response).await?;
                             etag.ok_or_else(|| {

@@ -180,26 +180,11 @@ impl<'a> Syncer<'a> {
                 }) if !self.create_pr && uncertain < MAX_UNCERTAIN => {
                     commits.extend(made);
                     uncertain += 1;
-                    // The request failed, but the commit may have landed: read the branch before retrying, so a
-                    // landed commit is never made twice.
-                    self.ctx.reporter.info(&format!(
-                        "{}; checking whether the commit landed anyway",
-                        failure.message
-                    ));
-                    plan = self.replan(files, Heading::Again).await?;
+                    plan = self.after_uncertain(files, &failure, operations).await?;
                     if plan.is_empty() {
-                        self.ctx.reporter.info(&format!(
-                            "{} holds the planned files: the commit landed although its request failed",
-                            self.repo.id
-                        ));
                         commits.push(self.landed(&plan.parent));
                         break;
                     }
-                    self.limits.max_operations = (operations / 2).max(1);
-                    self.ctx.reporter.info(&format!(
-                        "retrying in commits of at most {} operations",
-                        self.limits.max_operations
-                    ));
                 }
                 Err(CommitError::Uncertain { failure, .. }) => {
                     return Err(self.with_rerun_hint(failure))
@@ -237,6 +222,34 @@ impl<'a> Syncer<'a> {
         let heading = human::plan_heading(&self.repo, &self.revision, self.create_pr, heading);
         self.ctx.reporter.show_plan(&heading, &plan);
         self.release_log();
+        Ok(plan)
+    }
+
+    /// The request failed, but the commit may have landed: read the branch before retrying, so a landed commit
+    /// is never made twice. Returns the new plan: empty when it landed; else the next parts are half as large.
+    async fn after_uncertain(
+        &mut self,
+        files: &[Arc<LocalFile>],
+        failure: &Failure,
+        operations: usize,
+    ) -> Result<FilePlan, Failure> {
+        self.ctx.reporter.info(&format!(
+            "{}; checking whether the commit landed anyway",
+            failure.message
+        ));
+        let plan = self.replan(files, Heading::Again).await?;
+        if plan.is_empty() {
+            self.ctx.reporter.info(&format!(
+                "{} holds the planned files: the commit landed although its request failed",
+                self.repo.id
+            ));
+        } else {
+            self.limits.max_operations = (operations / 2).max(1);
+            self.ctx.reporter.info(&format!(
+                "retrying in commits of at most {} operations",
+                self.limits.max_operations
+            ));
+        }
         Ok(plan)
     }
 
