@@ -286,7 +286,8 @@ async fn a_wait_timeout_names_the_spaces_page_and_a_round_time() {
 /// hardware; the plan check and the Hub agree.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_free_account_gets_a_gradio_space_on_zero_gpu_only() {
-    let emu = emulator().await;
+    // Hub-shaped accounts: whoami as the Hub sends it, and ZeroGPU open to free accounts.
+    let emu = emulator_with(|b| b.hub_accounts(true)).await;
     let (_dir, path) = source(&[("app.py", b"import gradio\n")]);
     let args = |name: &str, hardware: Option<&str>| DeployArgs {
         huggingface_repo: Some(format!("carol/{name}")),
