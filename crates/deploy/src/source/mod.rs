@@ -66,3 +66,26 @@ impl LocalFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Preupload judges a file by its first 512 bytes, on disk or in memory alike.
+    #[test]
+    fn samples_are_the_first_512_bytes() {
+        let content: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        let in_memory = LocalFile::from_bytes("a.bin", content.clone());
+        assert_eq!(in_memory.sample().unwrap(), content[..512]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.bin");
+        std::fs::write(&path, &content).unwrap();
+        let on_disk = LocalFile {
+            content: Content::File(path),
+            ..in_memory.clone()
+        };
+        assert_eq!(on_disk.sample().unwrap(), content[..512]);
+        assert_eq!(in_memory.disk_path(), None);
+        assert_eq!(LocalFile::from_bytes("s", b"hi".to_vec()).sample().unwrap(), b"hi");
+    }
+}
