@@ -86,6 +86,9 @@ mod tests {
         };
         assert_eq!(on_disk.sample().unwrap(), content[..512]);
         assert_eq!(in_memory.disk_path(), None);
-        assert_eq!(LocalFile::from_bytes("s", b"hi".to_vec()).sample().unwrap(), b"hi");
+        assert_eq!(
+            LocalFile::from_bytes("s", b"hi".to_vec()).sample().unwrap(),
+            b"hi"
+        );
     }
 }
