@@ -155,12 +155,14 @@ pub struct Config {
     /// Objects larger than this get a multipart upload when the client offers it.
     pub multipart_threshold: u64,
     pub multipart_chunk_size: u64,
-    /// The Hub at its worst (all off by default; see `docs/contracts.md`).
+    /// The Hub at its worst (realistic by default; see `docs/contracts.md`).
     pub realism: Realism,
 }
 
-/// Behaviours of huggingface.co on a bad day. Every field's default keeps the old, ideal Hub.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Behaviours of huggingface.co on a bad day. The default is a realistic Hub: builds that lag a little,
+/// settings writes that restart the Space, Hub-shaped accounts; [`Realism::instant`] is the ideal one, for a
+/// test that says why it needs it. Stale reads, budgets, faults and link shaping stay opt-in.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Realism {
     /// After a commit, create, restart or settings restart, the runtime keeps reporting the
     /// previous settled stage this long before `BUILDING` shows (0 = off).
@@ -184,6 +186,37 @@ pub struct Realism {
     /// Hub fidelity: whoami without a user-level `plan` (only `isPro`), and free accounts may
     /// create Gradio Spaces on `zero-a10g` hardware (ZeroGPU) but not on `cpu-basic`.
     pub hub_accounts: bool,
+}
+
+/// The default build lag: short, so tests stay fast, but never zero.
+pub const DEFAULT_BUILD_LAG_MS: u64 = 200;
+
+impl Default for Realism {
+    fn default() -> Self {
+        Realism {
+            build_lag_ms: DEFAULT_BUILD_LAG_MS,
+            settings_restart: true,
+            hub_accounts: true,
+            ..Realism::instant()
+        }
+    }
+}
+
+impl Realism {
+    /// The ideal Hub: answers at once and always consistently.
+    pub fn instant() -> Realism {
+        Realism {
+            build_lag_ms: 0,
+            build_ms: 0,
+            settings_restart: false,
+            commit_max_ops: None,
+            commit_timeout_ms: 0,
+            stale_reads_ms: 0,
+            latency_ms: 0,
+            bandwidth: None,
+            hub_accounts: false,
+        }
+    }
 }
 
 /// Parses a bandwidth: a plain number is bytes/s; suffixes `kbit`, `mbit`, `gbit` (bits, ×1000),

@@ -44,7 +44,9 @@ mod space_stages;
 mod state;
 mod storage;
 
-pub use config::{parse_bandwidth, Config, OrgSpec, Plan, Realism, Role, UserSpec};
+pub use config::{
+    parse_bandwidth, Config, OrgSpec, Plan, Realism, Role, UserSpec, DEFAULT_BUILD_LAG_MS,
+};
 pub use context::{AppRunner, SpaceRun};
 pub use faults::{FaultAction, FaultRule, FaultTrigger};
 pub use journal::JournalEntry;
@@ -127,6 +129,10 @@ impl EmulatorBuilder {
     }
     /// Build lag: after a commit, create, restart or settings restart the runtime keeps the
     /// previous settled stage this long before `BUILDING` shows (0 = off, the default).
+    pub fn instant(mut self) -> Self {
+        self.config.realism = Realism::instant();
+        self
+    }
     pub fn build_lag_ms(mut self, ms: u64) -> Self {
         self.config.realism.build_lag_ms = ms;
         self

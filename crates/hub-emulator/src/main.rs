@@ -52,7 +52,8 @@ Faults (--fault SPEC, repeatable; or POST /_emulator/faults {\"spec\": SPEC}):
             --fault 'POST /api/*/commit/* land-then-500 p=0.3 seed=42'
             --fault '* /api/ 429 retry-after=1 p=0.3 seed=42'   --fault 'GET /api/whoami-v2 delay=500'
 
-The Hub at its worst (all off by default): --build-lag-ms, --build-ms, --settings-restart,
+The Hub at its worst (realistic by default: --build-lag-ms 200, --settings-restart true,
+--hub-accounts true; the others off): --build-lag-ms, --build-ms, --settings-restart,
 --commit-max-ops, --commit-timeout-ms, --commit-lands-then-fails, --stale-reads-ms,
 --latency-ms, --bandwidth, --hub-accounts; and the land-then-* fault actions.
 
@@ -102,14 +103,15 @@ struct Cli {
     /// Build lag: after a commit, create, restart or settings restart, the runtime keeps the
     /// previous settled stage (old RUNNING, or NO_APP_FILE of a new Space) this long before
     /// BUILDING shows. 0 = off.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
+    #[arg(long, default_value_t = hub_emulator::DEFAULT_BUILD_LAG_MS, value_name = "MS")]
     build_lag_ms: u64,
     /// A build lasts at least this long once BUILDING shows (besides --build-polls). 0 = off.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     build_ms: u64,
     /// Every secret or variable upsert/delete restarts the Space, as on the Hub (journaled with
     /// restart "settings"; POST .../restart is journaled with restart "api").
-    #[arg(long)]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true")]
     settings_restart: bool,
     /// Commits with more than N operations answer 504 Gateway Time-out and do not land.
     #[arg(long, value_name = "N")]
@@ -135,7 +137,8 @@ struct Cli {
     commit_lands_then_fails: Vec<FaultRule>,
     /// Hub-shaped accounts: whoami has no user-level plan (only isPro), and free accounts may
     /// create Gradio Spaces with hardware zero-a10g (402 on cpu-basic).
-    #[arg(long)]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true")]
     hub_accounts: bool,
 }
 

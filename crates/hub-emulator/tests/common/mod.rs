@@ -12,8 +12,11 @@ pub const ALICE_READ: &str = "hf_alice_read";
 pub const BOB: &str = "hf_bob_write";
 pub const CAROL: &str = "hf_carol_write";
 
+/// The ideal Hub: these tests pin the emulator's answers step by step (a commit shows BUILDING at once, whoami
+/// has its `plan` field); the realistic defaults are pinned by `realism.rs`, flag by flag.
 pub fn builder() -> hub_emulator::EmulatorBuilder {
     Emulator::builder()
+        .instant()
         .user("alice", ALICE, Role::Write)
         .user("alice", ALICE_READ, Role::Read)
         .user("bob", BOB, Role::Write)
