@@ -514,6 +514,60 @@ mod tests {
         }
     }
 
+    /// Git's ref-name rules, one case each, and the longest name allowed.
+    #[test]
+    fn revisions_follow_git_ref_rules() {
+        for good in [
+            "main",
+            "dev",
+            "feature/x",
+            "v1.2",
+            "a-b_c",
+            &"x".repeat(255),
+        ] {
+            assert_eq!(check_revision(Some(good)).unwrap(), good);
+        }
+        for bad in [
+            "a b",
+            "a\tb",
+            "a\u{7}b",
+            "a~b",
+            "a^b",
+            "a:b",
+            "a?b",
+            "a*b",
+            "a[b",
+            "a\\b",
+            "a..b",
+            "a@{b",
+            "a//b",
+            "/a",
+            "-a",
+            ".a",
+            "a/",
+            "a.",
+            "a.lock",
+            &"x".repeat(256),
+        ] {
+            let err = check_revision(Some(bad)).unwrap_err();
+            assert!(err.message.starts_with("revision:"), "{bad:?}: {err}");
+        }
+    }
+
+    /// A URL with a user name alone, or a password alone, carries credentials too.
+    #[test]
+    fn urls_with_any_credential_are_refused() {
+        for bad in [
+            "https://user@x.example",
+            "https://:secret@x.example",
+            "https://u:p@x.example",
+        ] {
+            let err = check_url("HF_ENDPOINT", bad, true).unwrap_err();
+            assert!(err.message.contains("credentials"), "{bad}: {err}");
+        }
+        assert!(check_url("HF_ENDPOINT", "https://x.example/sub", true).is_ok());
+    }
+
     #[test]
     fn wait_timeout_takes_seconds_or_a_duration() {
         let with = |t: &str| {
