@@ -62,11 +62,11 @@ impl Tuning {
     /// The defaults, overridden by `HF_DEPLOY_*` variables (invalid or zero values are ignored).
     pub fn from_env(env: EnvLookup) -> Tuning {
         let d = Tuning::default();
-        let number = |key: &str| {
-            env(key)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|v| *v > 0)
-        };
+        let parsed = |key: &str| env(key).and_then(|v| v.trim().parse::<u64>().ok());
+        let number = |key: &str| parsed(key).filter(|v| *v > 0);
+        // For waits where zero means "none" (a test that wants no grace or no back-off).
+        let millis_or_zero =
+            |key: &str, default: Duration| parsed(key).map_or(default, Duration::from_millis);
         let count = |key: &str, default: usize| {
             number(key)
                 .and_then(|v| usize::try_from(v).ok())
@@ -89,12 +89,8 @@ impl Tuning {
             part_concurrency: count("HF_DEPLOY_PART_CONCURRENCY", d.part_concurrency),
             poll_interval: millis("HF_DEPLOY_POLL_INTERVAL_MS", d.poll_interval),
             progress_every: millis("HF_DEPLOY_PROGRESS_INTERVAL_MS", d.progress_every),
-            replan_delay: env("HF_DEPLOY_REPLAN_DELAY_MS")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(d.replan_delay, Duration::from_millis),
-            commit_grace: env("HF_DEPLOY_COMMIT_GRACE_MS")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(d.commit_grace, Duration::from_millis),
+            replan_delay: millis_or_zero("HF_DEPLOY_REPLAN_DELAY_MS", d.replan_delay),
+            commit_grace: millis_or_zero("HF_DEPLOY_COMMIT_GRACE_MS", d.commit_grace),
             commit_limits: CommitLimits {
                 max_operations: count("HF_DEPLOY_MAX_COMMIT_FILES", d.commit_limits.max_operations),
                 max_inline_bytes: number("HF_DEPLOY_MAX_COMMIT_BYTES")

@@ -94,40 +94,38 @@ pub fn render(outcome: &Outcome, warnings: &[String]) -> String {
         "| {} | {} | {} | {} |\n\n",
         c.added, c.updated, c.deleted, c.unchanged
     ));
-    {
-        if !plan.is_empty() {
-            md.push_str("| | file | size | stored |\n|---|---|---:|---|\n");
-            let mut rows = 0;
-            for u in &plan.uploads {
-                if rows == MAX_ROWS {
-                    break;
-                }
-                let mark = if u.change == Change::Add {
-                    "added"
-                } else {
-                    "updated"
-                };
-                let how = if u.lfs { "LFS" } else { "regular" };
-                md.push_str(&format!(
-                    "| {mark} | {} | {} | {how} |\n",
-                    code(&u.file.path),
-                    bytes(u.file.size)
-                ));
-                rows += 1;
+    if !plan.is_empty() {
+        md.push_str("| | file | size | stored |\n|---|---|---:|---|\n");
+        let mut rows = 0;
+        for u in &plan.uploads {
+            if rows == MAX_ROWS {
+                break;
             }
-            for d in &plan.deletes {
-                if rows == MAX_ROWS {
-                    break;
-                }
-                md.push_str(&format!("| deleted | {} | | |\n", code(d)));
-                rows += 1;
-            }
-            let total = plan.uploads.len() + plan.deletes.len();
-            if total > rows {
-                md.push_str(&format!("\n… and {} more files.\n", total - rows));
-            }
-            md.push('\n');
+            let mark = if u.change == Change::Add {
+                "added"
+            } else {
+                "updated"
+            };
+            let how = if u.lfs { "LFS" } else { "regular" };
+            md.push_str(&format!(
+                "| {mark} | {} | {} | {how} |\n",
+                code(&u.file.path),
+                bytes(u.file.size)
+            ));
+            rows += 1;
         }
+        for d in &plan.deletes {
+            if rows == MAX_ROWS {
+                break;
+            }
+            md.push_str(&format!("| deleted | {} | | |\n", code(d)));
+            rows += 1;
+        }
+        let total = plan.uploads.len() + plan.deletes.len();
+        if total > rows {
+            md.push_str(&format!("\n… and {} more files.\n", total - rows));
+        }
+        md.push('\n');
     }
     md.push_str(&warnings_section(warnings));
     md
