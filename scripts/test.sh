@@ -113,6 +113,9 @@ stage_conformance() {
   step "Conformance: the official client against the emulator (newest 2.x and a 0.2x release)"
   bash tests/conformance/run.sh "$venv/bin/python" "$HUB_EMULATOR_BIN"
   bash tests/conformance/run.sh "$legacy_venv/bin/python" "$HUB_EMULATOR_BIN"
+  step "Conformance through Xet: the official client with hf_xet (newest 2.x and a 0.2x release)"
+  bash tests/conformance/run.sh "$venv/bin/python" "$HUB_EMULATOR_BIN" xet
+  bash tests/conformance/run.sh "$legacy_venv/bin/python" "$HUB_EMULATOR_BIN" xet
 }
 
 stage_lint() {

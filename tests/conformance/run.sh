@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # Runs the official-client conformance script against a fresh hub-emulator (started and stopped by the
 # shared test support module, as every suite here does).
-# usage: tests/conformance/run.sh PYTHON EMULATOR_BIN
+# usage: tests/conformance/run.sh PYTHON EMULATOR_BIN [lfs|xet]
+#   lfs (default): conformance.py with HF_HUB_DISABLE_XET=1, so large files take the LFS transfers;
+#   xet: xet.py with the client's default (hf_xet installed, Xet on).
 set -euo pipefail
 
 PY=${1:?usage: run.sh PYTHON EMULATOR_BIN}
 BIN=${2:?usage: run.sh PYTHON EMULATOR_BIN}
+MODE=${3:-lfs}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-export HF_HUB_DISABLE_XET=1
+script=conformance.py
+if [[ $MODE == xet ]]; then
+  unset HF_HUB_DISABLE_XET
+  script=xet.py
+  "$PY" -c 'import hf_xet' || { echo "run.sh xet: hf_xet is not installed in $PY's environment" >&2; exit 1; }
+else
+  export HF_HUB_DISABLE_XET=1
+fi
 export HF_HOME="$work/hf-home"
 export HF_HUB_DISABLE_PROGRESS_BARS=1
 export HF_HUB_DISABLE_IMPLICIT_TOKEN=1
@@ -26,4 +36,4 @@ export CONFORMANCE_WORKDIR="$work"
     --user carol:hf_carol_write:write:free \
     --org acme:alice \
     --emulator-arg=--tree-page-size --emulator-arg=5 \
-    -- "$PY" "$HERE/conformance.py"
+    -- "$PY" "$HERE/$script"

@@ -13,10 +13,6 @@ import time
 import urllib.error
 import urllib.request
 
-# The emulator speaks the LFS path, not Xet: tell huggingface_hub before it is imported (it reads this once).
-if os.environ.get("HF_TEST_REAL") != "1":
-    os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
-
 from huggingface_hub import HfApi  # noqa: E402
 
 from hfdeploy_testing import Emulator, binary, free_port, parse_github_output, visible  # noqa: E402

@@ -41,6 +41,8 @@ pub struct Tuning {
     /// The first wait before re-reading a branch after a 412 (doubled on each further one).
     pub replan_delay: Duration,
     pub commit_limits: CommitLimits,
+    /// Offer Xet to the Hub for large files (off with `HF_HUB_DISABLE_XET`, as in huggingface_hub).
+    pub xet: bool,
 }
 
 impl Default for Tuning {
@@ -54,6 +56,7 @@ impl Default for Tuning {
             progress_every: Duration::from_secs(10),
             replan_delay: Duration::from_millis(500),
             commit_limits: CommitLimits::default(),
+            xet: true,
         }
     }
 }
@@ -96,6 +99,13 @@ impl Tuning {
                 max_inline_bytes: number("HF_DEPLOY_MAX_COMMIT_BYTES")
                     .unwrap_or(d.commit_limits.max_inline_bytes),
             },
+            // huggingface_hub's own spelling and reading of the switch, so one variable turns Xet off for both.
+            xet: !env("HF_HUB_DISABLE_XET").is_some_and(|v| {
+                matches!(
+                    v.trim().to_ascii_uppercase().as_str(),
+                    "1" | "ON" | "YES" | "TRUE"
+                )
+            }),
         }
     }
 }
@@ -128,5 +138,24 @@ mod tests {
             Some(Duration::from_millis(2))
         );
         assert_eq!(Tuning::from_env(&|_: &str| None), d);
+        assert!(d.xet);
+    }
+
+    #[test]
+    fn xet_is_turned_off_as_huggingface_hub_does() {
+        for (value, xet) in [
+            ("1", false),
+            ("true", false),
+            ("ON", false),
+            ("0", true),
+            ("", true),
+        ] {
+            let env = |k: &str| (k == "HF_HUB_DISABLE_XET").then(|| value.to_string());
+            assert_eq!(
+                Tuning::from_env(&env).xet,
+                xet,
+                "HF_HUB_DISABLE_XET={value}"
+            );
+        }
     }
 }

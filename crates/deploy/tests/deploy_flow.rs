@@ -13,6 +13,11 @@ fn lfs_puts(emu: &hub_emulator::Emulator, from: usize) -> usize {
         .count()
 }
 
+/// A Hub without Xet: these tests are about the LFS transfers themselves.
+async fn lfs_only_emulator() -> hub_emulator::Emulator {
+    emulator_with(|b| b.xet(false)).await
+}
+
 fn commits(emu: &hub_emulator::Emulator, from: usize) -> usize {
     journal_since(emu, from)
         .iter()
@@ -105,7 +110,12 @@ async fn one_changed_file_uploads_only_that_file_and_deletions_apply() {
     let mark = emu.journal().len();
     let run = deploy().run().await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(lfs_puts(&emu, mark), 1, "{:?}", journal_since(&emu, mark));
+    assert_eq!(
+        content_uploads(&emu, mark),
+        1,
+        "{:?}",
+        journal_since(&emu, mark)
+    );
     assert_eq!(commits(&emu, mark), 1);
 
     // One small file changes and one is deleted: no LFS upload at all.
@@ -114,7 +124,7 @@ async fn one_changed_file_uploads_only_that_file_and_deletions_apply() {
     let mark = emu.journal().len();
     let run = deploy().run().await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(lfs_puts(&emu, mark), 0);
+    assert_eq!(content_uploads(&emu, mark), 0);
     assert_eq!(commits(&emu, mark), 1);
     assert_tree(
         &url,
@@ -186,7 +196,7 @@ async fn nested_source_dir_include_exclude_and_split_commits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multipart_lfs_file_round_trips() {
-    let emu = emulator().await;
+    let emu = lfs_only_emulator().await;
     let url = emu.url().to_string();
     let big = random_bytes(12 * 1024 * 1024, 5);
     let files: Vec<(&str, &[u8])> = vec![("big/weights.safetensors", &big)];
@@ -370,7 +380,7 @@ async fn rerun_after_a_failed_commit_uploads_nothing_again() {
     // Printed once: the annotation, not a second `error:` line.
     assert!(!failed.stderr.contains("error: "), "{}", failed.stderr);
     assert_eq!(
-        lfs_puts(&emu, 0),
+        content_uploads(&emu, 0),
         1,
         "the LFS object went up before the commit failed"
     );
@@ -379,7 +389,7 @@ async fn rerun_after_a_failed_commit_uploads_nothing_again() {
     let again = deploy().run().await;
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(
-        lfs_puts(&emu, mark),
+        content_uploads(&emu, mark),
         0,
         "the Hub already had the object: {:?}",
         journal_since(&emu, mark)
@@ -499,11 +509,10 @@ async fn killed_deploy_resumes_without_uploading_again() {
     // Wait for the signal (the commit request reached the Hub), bounded; then kill mid-commit.
     let mut seen = false;
     for _ in 0..2000 {
-        if emu
-            .journal()
-            .iter()
-            .any(|e| e.method == "PUT" && e.path.starts_with("/_lfs/"))
-            && emu.journal().iter().any(|e| e.path.contains("/preupload/"))
+        if emu.journal().iter().any(|e| {
+            (e.method == "PUT" && e.path.starts_with("/_lfs/"))
+                || (e.path.ends_with("/shards") && e.status == 200)
+        }) && emu.journal().iter().any(|e| e.path.contains("/preupload/"))
         {
             seen = true;
             break;
@@ -530,7 +539,12 @@ async fn killed_deploy_resumes_without_uploading_again() {
         .run()
         .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(lfs_puts(&emu, mark), 0, "{:?}", journal_since(&emu, mark));
+    assert_eq!(
+        content_uploads(&emu, mark),
+        0,
+        "{:?}",
+        journal_since(&emu, mark)
+    );
     assert_tree(&url, &repo(RepoType::Model, "alice/killed"), &files).await;
 }
 
@@ -867,10 +881,15 @@ async fn files_over_10_mib_upload_while_preupload_decides_the_rest() {
             .position(wanted)
             .unwrap_or_else(|| panic!("not in the journal: {journal:?}"))
     };
-    let first_lfs_put = position(&|(m, p, _)| m == "PUT" && p.starts_with("/_lfs/"));
+    // The file's bytes: an LFS PUT, or a xorb upload when the Hub picked Xet.
+    let first_upload = position(&|(m, p, _)| {
+        (m == "PUT" && p.starts_with("/_lfs/"))
+            || p.starts_with("/simulation/xorb-uploads/")
+            || p.contains("/v1/xorbs/")
+    });
     let preupload = position(&|(_, p, _)| p.contains("/preupload/"));
     assert!(
-        first_lfs_put < preupload,
+        first_upload < preupload,
         "the LFS upload waited for preupload: {journal:?}"
     );
     assert_tree(&url, &repo(RepoType::Model, "alice/early"), &files).await;
@@ -941,7 +960,7 @@ async fn retries_are_visible_and_network_errors_name_the_host() {
 /// a file finishes: here the Hub takes its time before reading a 64 MiB body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_lfs_upload_reports_progress_in_ci_logs() {
-    let emu = emulator().await;
+    let emu = lfs_only_emulator().await;
     emu.inject(hub_emulator::FaultRule::parse("PUT /_lfs/ delay=800").expect("fault"));
     let url = emu.url().to_string();
     let big = random_bytes(64 << 20, 7);

@@ -157,6 +157,9 @@ pub struct Config {
     pub multipart_chunk_size: u64,
     /// The Hub at its worst (realistic by default; see `docs/contracts.md`).
     pub realism: Realism,
+    /// Xet storage, as every repo on huggingface.co has: the LFS batch picks the `xet` transfer
+    /// when a client offers it. Off: only `basic` and `multipart`, to keep the LFS path tested.
+    pub xet: bool,
 }
 
 /// Behaviours of huggingface.co on a bad day. The default is a realistic Hub: builds that lag a little,
@@ -267,6 +270,7 @@ impl Default for Config {
             multipart_threshold: 10 * 1024 * 1024,
             multipart_chunk_size: 5 * 1024 * 1024,
             realism: Realism::default(),
+            xet: true,
         }
     }
 }

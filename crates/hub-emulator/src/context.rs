@@ -36,12 +36,19 @@ pub struct Shared {
     /// Numbers the `x-request-id` of each request.
     pub request_seq: AtomicU64,
     pub app_runner: Mutex<Option<AppRunner>>,
+    /// The Xet store, unless the emulator runs without Xet.
+    pub xet: Option<crate::xet_store::XetStore>,
 }
 
 pub type Ctx = Arc<Shared>;
 
 impl Shared {
-    pub fn new(state: HubState, base_url: String, store: LfsStore) -> Self {
+    pub fn new(
+        state: HubState,
+        base_url: String,
+        store: LfsStore,
+        xet: Option<crate::xet_store::XetStore>,
+    ) -> Self {
         Shared {
             state: Mutex::new(state),
             base_url,
@@ -51,6 +58,7 @@ impl Shared {
             token_leaks: AtomicUsize::new(0),
             request_seq: AtomicU64::new(1),
             app_runner: Mutex::new(None),
+            xet,
         }
     }
 

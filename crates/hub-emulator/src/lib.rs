@@ -43,6 +43,7 @@ mod space_apps;
 mod space_stages;
 mod state;
 mod storage;
+mod xet_store;
 
 pub use config::{
     parse_bandwidth, Config, OrgSpec, Plan, Realism, Role, UserSpec, DEFAULT_BUILD_LAG_MS,
@@ -133,6 +134,11 @@ impl EmulatorBuilder {
         self.config.realism = Realism::instant();
         self
     }
+    /// Xet storage (on by default, as on the Hub); off leaves only the LFS transfers.
+    pub fn xet(mut self, on: bool) -> Self {
+        self.config.xet = on;
+        self
+    }
     pub fn build_lag_ms(mut self, ms: u64) -> Self {
         self.config.realism.build_lag_ms = ms;
         self
@@ -212,11 +218,16 @@ impl EmulatorBuilder {
         };
         let base_url = format!("http://{host}");
         let store = storage::LfsStore::new(config.data_dir.as_deref())?;
+        let xet = match config.xet {
+            true => Some(xet_store::XetStore::start(&store.root().join("xet")).await?),
+            false => None,
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(context::Shared::new(
             state::HubState::new(config),
             base_url.clone(),
             store,
+            xet,
         ));
         for f in self.faults {
             shared.faults.add(f);

@@ -140,6 +140,13 @@ struct Cli {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL",
           num_args = 0..=1, default_missing_value = "true")]
     hub_accounts: bool,
+    /// Xet storage, as on huggingface.co: the LFS batch answers `transfer: xet` to a client that
+    /// offers it, `/api/{type}s/{id}/xet-{read,write}-token/{rev}` hand out CAS tokens, and the
+    /// CAS (xet-core's local server) answers at the emulator's own address under /xet-cas/ID.
+    /// `--xet false` leaves only the basic and multipart LFS transfers.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true")]
+    xet: bool,
 }
 
 #[tokio::main]
@@ -157,7 +164,8 @@ async fn main() -> anyhow::Result<()> {
         .commit_timeout_ms(cli.commit_timeout_ms)
         .stale_reads_ms(cli.stale_reads_ms)
         .latency_ms(cli.latency_ms)
-        .hub_accounts(cli.hub_accounts);
+        .hub_accounts(cli.hub_accounts)
+        .xet(cli.xet);
     if let Some(n) = cli.commit_max_ops {
         b = b.commit_max_ops(n);
     }

@@ -330,6 +330,18 @@ pub struct HubState {
     pub repos: HashMap<RepoKey, Repo>,
     pub basic_uploads: HashMap<String, PendingBasic>,
     pub multipart_uploads: HashMap<String, PendingMultipart>,
+    /// Xet tokens handed out by the token endpoints.
+    pub xet_tokens: HashMap<String, XetGrant>,
+    /// Files uploaded through Xet, by sha256 (the oid a commit's `lfsFile` names).
+    pub xet_files: HashMap<String, crate::xet_store::XetFile>,
+}
+
+/// What a Xet token allows: reads or writes, until `exp` (Unix seconds). The store is shared by every repo
+/// (chunks dedup across them); a repo only gains a file through a commit its caller may make.
+#[derive(Clone, Debug)]
+pub struct XetGrant {
+    pub write: bool,
+    pub exp: i64,
 }
 
 impl HubState {
@@ -378,6 +390,8 @@ impl HubState {
             repos: HashMap::new(),
             basic_uploads: HashMap::new(),
             multipart_uploads: HashMap::new(),
+            xet_tokens: HashMap::new(),
+            xet_files: HashMap::new(),
         }
     }
 

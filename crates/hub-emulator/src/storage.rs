@@ -23,6 +23,7 @@ pub enum StoreError {
 }
 
 pub struct LfsStore {
+    root: PathBuf,
     objects: PathBuf,
     tmp: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -141,12 +142,18 @@ impl LfsStore {
             }
         }
         Ok(LfsStore {
+            root,
             objects,
             tmp,
             _temp: temp,
             index: Mutex::new(index),
             progress: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The store's directory (the Xet store keeps its data beside the LFS objects).
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     pub fn size_of(&self, oid: &str) -> Option<u64> {

@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) retry: RetryPolicy,
     pub(crate) part_concurrency: usize,
     pub(crate) on_retry: Option<RetryObserver>,
+    /// Offer the `xet` transfer in LFS batches (on unless `HF_HUB_DISABLE_XET`).
+    pub(crate) xet: bool,
 }
 
 /// Called before each retry, so the caller can say what failed and how long it waits.
@@ -123,6 +125,7 @@ impl HubClient {
                 retry: RetryPolicy::default(),
                 part_concurrency: DEFAULT_PART_CONCURRENCY,
                 on_retry: None,
+                xet: true,
             }),
         })
     }
@@ -142,6 +145,12 @@ impl HubClient {
         self.rebuild(|inner| inner.on_retry = Some(observer))
     }
 
+    /// The same client, offering the `xet` transfer to the LFS batch or not (the LFS transfers then
+    /// carry every object, as `HF_HUB_DISABLE_XET=1` does for huggingface_hub).
+    pub fn with_xet(&self, on: bool) -> HubClient {
+        self.rebuild(|inner| inner.xet = on)
+    }
+
     /// The same endpoint and settings with another token (e.g. to check a proxy token).
     pub fn with_token(&self, token: Option<Token>) -> HubClient {
         self.rebuild(|inner| inner.token = token)
@@ -156,6 +165,7 @@ impl HubClient {
             retry: self.inner.retry.clone(),
             part_concurrency: self.inner.part_concurrency,
             on_retry: self.inner.on_retry.clone(),
+            xet: self.inner.xet,
         };
         change(&mut inner);
         HubClient {

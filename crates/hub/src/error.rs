@@ -44,6 +44,9 @@ pub enum HubError {
     /// The Hub answered something we cannot understand.
     #[error("invalid response from the Hub: {message}")]
     InvalidResponse { message: String },
+    /// An upload through Xet failed (hf-xet has retried what it could).
+    #[error("Xet upload failed: {message}")]
+    Xet { message: String },
     /// The caller passed something the Hub would reject; nothing was sent.
     #[error("invalid input: {message}")]
     InvalidInput { message: String },

@@ -38,6 +38,7 @@ mod retry;
 mod spaces;
 mod token;
 mod tree;
+mod xet;
 
 pub use account::{AccountPlan, OrgMembership, WhoAmI};
 pub use client::{HubClient, RetryNotice, RetryObserver, DEFAULT_PART_CONCURRENCY};
@@ -56,3 +57,4 @@ pub use retry::RetryPolicy;
 pub use spaces::{LogKind, SpaceRuntime, SpaceStage};
 pub use token::Token;
 pub use tree::TreeEntry;
+pub use xet::{XetFile, XetStats};

@@ -59,12 +59,16 @@ pub struct LfsBatchObject {
     pub size: u64,
     #[serde(default)]
     pub(crate) actions: Option<LfsActions>,
+    /// The batch picked the `xet` transfer: the object goes through [`HubClient::upload_xet`].
+    #[serde(skip)]
+    pub via_xet: bool,
 }
 
 impl LfsBatchObject {
-    /// False when the Hub already stores this object.
+    /// False when the Hub already stores this object. Through Xet the batch does not say: the
+    /// upload sends only the chunks the store lacks, so an object already there costs no bytes.
     pub fn needs_upload(&self) -> bool {
-        self.actions.as_ref().is_some_and(|a| a.upload.is_some())
+        self.via_xet || self.actions.as_ref().is_some_and(|a| a.upload.is_some())
     }
 
     /// True when the upload goes in parts.
@@ -108,6 +112,8 @@ struct RawPreuploadFile {
 
 #[derive(Deserialize)]
 struct RawBatch {
+    #[serde(default)]
+    transfer: Option<String>,
     objects: Vec<RawBatchObject>,
 }
 
@@ -208,10 +214,15 @@ impl HubClient {
             repo.id
         );
         let mut out = Vec::with_capacity(objects.len());
+        // The official client's order: the Hub picks `xet` when offered and the repo has it.
+        let transfers: &[&str] = match self.inner.xet {
+            true => &["basic", "multipart", "xet"],
+            false => &["basic", "multipart"],
+        };
         for chunk in objects.chunks(MAX_FILES_PER_REQUEST) {
             let body = json!({
                 "operation": "upload",
-                "transfers": ["basic", "multipart"],
+                "transfers": transfers,
                 "objects": chunk,
                 "hash_algo": "sha256",
                 "ref": { "name": revision },
@@ -243,10 +254,12 @@ impl HubClient {
                     message: format!("LFS batch refused objects: {}", errors.join("; ")),
                 });
             }
+            let via_xet = raw.transfer.as_deref() == Some("xet") && self.inner.xet;
             out.extend(raw.objects.into_iter().map(|o| LfsBatchObject {
                 oid: o.oid,
                 size: o.size,
                 actions: o.actions,
+                via_xet,
             }));
         }
         Ok(out)

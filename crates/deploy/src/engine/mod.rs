@@ -107,6 +107,7 @@ fn connect(
 ) -> Result<HubClient, Failure> {
     let client = HubClient::new(&cfg.endpoint, Some(token))
         .map_err(|e| Failure::input(format!("HF_ENDPOINT: {e}")))?;
+    let client = client.with_xet(tuning.xet);
     let client = match &tuning.retry {
         Some(policy) => client.with_retry_policy(policy.clone()),
         None => client,

@@ -1,6 +1,7 @@
 //! LFS uploads: one batch negotiation for the objects the plan needs, then the transfers that the Hub asks
 //! for (objects it already stores get no action, which makes a rerun after a failure resume for free), in
-//! parallel with a bound.
+//! parallel with a bound. When the Hub picks Xet, the objects go through one Xet upload instead, which
+//! sends only the chunks the Hub's store lacks.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use hub::{HubClient, LfsBatchObject, LfsObject, Progress, RepoRef};
+use hub::{HubClient, LfsBatchObject, LfsObject, Progress, RepoRef, XetFile};
 
 use crate::failure::Failure;
 use crate::plan::files::Upload;
@@ -34,6 +35,8 @@ pub struct LfsTarget<'a> {
     pub client: &'a HubClient,
     pub repo: &'a RepoRef,
     pub revision: &'a str,
+    /// The commit opens a pull request (Xet tokens are asked for accordingly).
+    pub create_pr: bool,
     pub concurrency: usize,
     /// How often progress is printed without a terminal.
     pub progress_every: Duration,
@@ -55,6 +58,11 @@ pub async fn upload_lfs(
         return Ok(UploadStats::default());
     }
     let (stats, todo) = negotiate(target, &objects, done).await?;
+    if todo.iter().any(|o| o.via_xet) {
+        let finished = xet(target, todo, &sources, stats.bytes, reporter).await?;
+        done.extend(finished);
+        return Ok(stats);
+    }
     if todo.is_empty() {
         reporter.info(&format!(
             "LFS: the Hub already has all {} object(s): nothing to send",
@@ -143,6 +151,87 @@ async fn negotiate(
     Ok((stats, todo))
 }
 
+/// One Xet upload for every object of the batch (the Hub picks the transfer per batch, so none is left for
+/// LFS); returns the oids sent. The bar and log lines count bytes read and chunked; the end line says how
+/// many bytes actually went over the network.
+async fn xet(
+    target: &LfsTarget<'_>,
+    todo: Vec<LfsBatchObject>,
+    sources: &Sources,
+    total_bytes: u64,
+    reporter: &Reporter,
+) -> Result<Vec<String>, Failure> {
+    let files = todo
+        .iter()
+        .map(|o| match sources.get(&o.oid) {
+            Some((_, path)) => Ok(XetFile {
+                sha256: o.oid.clone(),
+                path: path.clone(),
+            }),
+            None => Err(Failure::runtime(format!(
+                "the Hub asked for an unknown LFS object {}",
+                o.oid
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    reporter.info(&format!(
+        "Xet: {} file(s), {}: only the chunks the Hub does not hold are sent",
+        files.len(),
+        bytes(total_bytes)
+    ));
+    let meter = Arc::new(Meter::new(
+        total_bytes,
+        reporter.progress(total_bytes, "uploading (Xet)"),
+        "Xet: {done} of {total} processed",
+    ));
+    let seen: Progress = {
+        let meter = Arc::clone(&meter);
+        Arc::new(move |n| meter.add(n))
+    };
+    let upload = target.client.upload_xet(
+        target.repo,
+        target.revision,
+        target.create_pr,
+        &files,
+        Some(seen),
+    );
+    let result = with_heartbeat(&meter, target.progress_every, reporter, upload).await;
+    meter.finish();
+    let sent = result.map_err(|e| Failure::hub("uploading through Xet", e))?;
+    reporter.info(&format!(
+        "Xet: {} processed, {} sent ({} already on the Hub)",
+        bytes(sent.file_bytes),
+        bytes(sent.sent_bytes),
+        bytes(sent.deduped_bytes)
+    ));
+    Ok(todo.into_iter().map(|o| o.oid).collect())
+}
+
+/// Runs `work`, printing the meter's line every `every` when there is no terminal (CI logs).
+async fn with_heartbeat<T>(
+    meter: &Meter,
+    every: Duration,
+    reporter: &Reporter,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    if !meter.plain() {
+        return work.await;
+    }
+    // A steady heartbeat, so a multi-GB file is not minutes of silence in a CI log.
+    let ticker = async {
+        let mut every = tokio::time::interval(every);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            reporter.info(&meter.line());
+        }
+    };
+    tokio::select! {
+        done = work => done,
+        () = ticker => unreachable!("the ticker never ends"),
+    }
+}
+
 /// The transfers, `target.concurrency` at once; returns the oids sent. On a terminal the bar moves by bytes;
 /// in logs (CI, pipes) a line every `progress_every` gives bytes, rate and ETA, and one line per finished file.
 async fn transfer(
@@ -155,6 +244,7 @@ async fn transfer(
     let meter = Arc::new(Meter::new(
         total_bytes,
         reporter.progress(total_bytes, "uploading"),
+        "LFS: {done} of {total} sent",
     ));
     let total = todo.len();
     let count = AtomicUsize::new(0);
@@ -191,23 +281,7 @@ async fn transfer(
     }))
     .buffer_unordered(target.concurrency)
     .try_collect();
-    let finished = if meter.plain() {
-        // A steady heartbeat, so a multi-GB file is not minutes of silence in a CI log.
-        let ticker = async {
-            let mut every = tokio::time::interval(target.progress_every);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                reporter.info(&meter.line());
-            }
-        };
-        tokio::select! {
-            done = uploads => done,
-            () = ticker => unreachable!("the ticker never ends"),
-        }
-    } else {
-        uploads.await
-    };
+    let finished = with_heartbeat(&meter, target.progress_every, reporter, uploads).await;
     meter.finish();
     finished
 }
@@ -218,15 +292,18 @@ struct Meter {
     sent: AtomicI64,
     started: Instant,
     bar: indicatif::ProgressBar,
+    /// The start of each log line, with `{done}` and `{total}` to fill in.
+    what: &'static str,
 }
 
 impl Meter {
-    fn new(total: u64, bar: indicatif::ProgressBar) -> Meter {
+    fn new(total: u64, bar: indicatif::ProgressBar, what: &'static str) -> Meter {
         Meter {
             total,
             sent: AtomicI64::new(0),
             started: Instant::now(),
             bar,
+            what,
         }
     }
 
@@ -251,10 +328,12 @@ impl Meter {
         } else {
             String::new()
         };
+        let what = self
+            .what
+            .replace("{done}", &bytes(sent))
+            .replace("{total}", &bytes(self.total));
         format!(
-            "LFS: {} of {} sent ({}%), {}/s{left}",
-            bytes(sent),
-            bytes(self.total),
+            "{what} ({}%), {}/s{left}",
             sent * 100 / self.total.max(1),
             bytes(rate as u64),
         )

@@ -109,7 +109,7 @@ impl<'a> Syncer<'a> {
             create_pr: self.create_pr,
             git_ignore: git_ignore.as_deref(),
         };
-        let lfs = lfs_target(self.ctx, &self.repo, &self.revision);
+        let lfs = lfs_target(self.ctx, &self.repo, &self.revision, self.create_pr);
         // The early uploads log after the plan is printed (see `release_log`), in the order a reader expects.
         let mut log = self.ctx.reporter.held();
         let (plan, sent) = tokio::join!(
@@ -146,7 +146,7 @@ impl<'a> Syncer<'a> {
         let mut replans = 0;
         let mut uncertain = 0;
         while !plan.is_empty() {
-            let lfs = lfs_target(self.ctx, &self.repo, &self.revision);
+            let lfs = lfs_target(self.ctx, &self.repo, &self.revision, self.create_pr);
             upload_lfs(&lfs, &plan.uploads, &mut self.uploaded, self.ctx.reporter).await?;
             match commit_plan(&self.commit_spec(), &plan).await {
                 Ok(made) => {
@@ -292,11 +292,17 @@ impl<'a> Syncer<'a> {
 }
 
 /// Where this branch's LFS objects go (a function of the parts, so the Syncer's own maps stay borrowable).
-fn lfs_target<'s>(ctx: &'s Ctx<'_>, repo: &'s RepoRef, revision: &'s str) -> LfsTarget<'s> {
+fn lfs_target<'s>(
+    ctx: &'s Ctx<'_>,
+    repo: &'s RepoRef,
+    revision: &'s str,
+    create_pr: bool,
+) -> LfsTarget<'s> {
     LfsTarget {
         client: &ctx.client,
         repo,
         revision,
+        create_pr,
         concurrency: ctx.tuning.upload_concurrency,
         progress_every: ctx.tuning.progress_every,
     }

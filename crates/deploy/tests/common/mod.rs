@@ -274,6 +274,21 @@ pub fn journal_since(emu: &Emulator, from: usize) -> Vec<(String, String, bool)>
         .collect()
 }
 
+/// Requests that carried file content to the Hub: LFS PUTs (a basic upload or one multipart part) and xorb
+/// uploads to the Xet store, whichever transfer the Hub picked.
+pub fn content_uploads(emu: &Emulator, from: usize) -> usize {
+    emu.journal()
+        .iter()
+        .skip(from)
+        .filter(|e| {
+            (e.method == "PUT" && e.path.starts_with("/_lfs/"))
+                || (e.status / 100 == 2
+                    && (e.path.contains("/v1/xorbs/")
+                        || e.path.starts_with("/simulation/xorb-uploads/")))
+        })
+        .count()
+}
+
 /// Reproducible incompressible bytes (xorshift), so the Hub sees a binary file.
 pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;

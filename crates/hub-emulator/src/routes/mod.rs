@@ -10,6 +10,7 @@ mod resolve;
 mod spaces;
 mod tree;
 mod whoami;
+mod xet;
 
 use crate::auth::{self, Caller};
 use crate::context::Ctx;
@@ -77,6 +78,14 @@ async fn route(ctx: Ctx, req: Request) -> ApiResult<Response> {
             let rest: Vec<String> = rest.iter().map(|x| x.to_string()).collect();
             control::handle(ctx, req, rest).await
         }
+        // The Xet CAS answers at the emulator's own address, as a separate host would: under its prefix,
+        // and at the root for the storage URLs it hands out.
+        (
+            _,
+            ["xet-cas", ..]
+            | ["v1", "fetch_term" | "get_xorb", ..]
+            | ["simulation", "xorb-uploads", _],
+        ) if ctx.xet.is_some() => xet::cas(ctx, req).await,
         (_, ["_lfs", rest @ ..]) => {
             let rest: Vec<String> = rest.iter().map(|x| x.to_string()).collect();
             lfs::transfer(ctx, req, rest).await
@@ -131,6 +140,9 @@ async fn repo_api(
         ("GET", ["tree", rev, path @ ..]) => {
             let folder = path.join("/");
             tree::tree(&ctx, req, rtype, &ns, &name, rev, &folder)
+        }
+        ("GET", [kind @ ("xet-write-token" | "xet-read-token"), _rev @ ..]) => {
+            xet::token(&ctx, &req, rtype, &ns, &name, *kind == "xet-write-token")
         }
         ("POST", ["paths-info", rev]) => tree::paths_info(ctx, req, rtype, ns, name, rev).await,
         ("POST", ["preupload", rev]) => preupload::preupload(ctx, req, rtype, ns, name, rev).await,

@@ -411,7 +411,7 @@ pub fn repo_json(
         "likes": 0,
         "downloads": 0,
         "tags": [],
-        "xetEnabled": false,
+        "xetEnabled": st.config.xet,
     });
     if let Some(c) = commit {
         v["sha"] = json!(c.id);

@@ -21,7 +21,7 @@ pub async fn resolve(
     rev: &str,
     path: &str,
 ) -> ApiResult<Response> {
-    let (commit_id, entry) = {
+    let (commit_id, entry, xet) = {
         let st = ctx.lock();
         let caller = caller(&st, req.headers())?;
         let repo = visible(&st, caller.as_ref(), rtype, ns, name)?;
@@ -32,7 +32,22 @@ pub async fn resolve(
             ApiError::entry_not_found(format!("{path} does not exist on \"{rev}\""))
                 .header("x-repo-commit", commit.id.clone())
         })?;
-        (commit.id.clone(), entry)
+        // A file stored through Xet names its Xet hash and where a read token comes from, so a
+        // Xet client reconstructs it from the CAS (as on the Hub); others get the bytes here.
+        let xet = match &entry.content {
+            Content::Lfs { sha256 } => st.xet_files.get(sha256).map(|f| {
+                let refresh = format!(
+                    "{}/api/{}s/{}/xet-read-token/{}",
+                    ctx.base_url,
+                    rtype.singular(),
+                    repo.id(),
+                    commit.id
+                );
+                (f.xet_hash.clone(), refresh)
+            }),
+            Content::Inline(_) => None,
+        };
+        (commit.id.clone(), entry, xet)
     };
     let head = req.method() == Method::HEAD;
     let mut b = Response::builder()
@@ -41,6 +56,11 @@ pub async fn resolve(
         .header(header::CONTENT_LENGTH, entry.size)
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_TYPE, "application/octet-stream");
+    if let Some((hash, refresh)) = &xet {
+        b = b
+            .header("x-xet-hash", hash)
+            .header(header::LINK, format!("<{refresh}>; rel=\"xet-auth\""));
+    }
     let body = match &entry.content {
         Content::Inline(bytes) => {
             b = b.header(header::ETAG, format!("\"{}\"", entry.oid));

@@ -23,9 +23,11 @@ pub const PART: u64 = 256 << 10;
 
 pub async fn emulator() -> Emulator {
     // The ideal Hub: these tests check the client's parsing of each answer, step by step (whoami's plans, a
-    // Space's stages right after a commit); the deploy's tests run against the realistic default.
+    // Space's stages right after a commit); the deploy's tests run against the realistic default. Without Xet:
+    // `upload` below drives the LFS transfers themselves (the deploy's tests cover the Xet path).
     Emulator::builder()
         .instant()
+        .xet(false)
         .user("alice", ALICE, Role::Write)
         .user("bob", BOB, Role::Read)
         .user_with_plan("carol", CAROL, Role::Write, Plan::Free)
