@@ -16,7 +16,9 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use crate::limits::CallerSlot;
 use crate::rewrite::Rewriter;
+use crate::upstream::Lease;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type used on both sides of the proxy.
@@ -117,8 +119,10 @@ pub(crate) struct Guarded {
     rewriter: Option<Rewriter>,
     /// Fired when the body has been read to its end (starts the time-to-first-byte clock).
     on_end: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Kept until the body is dropped (the caller's concurrency slot lasts as long as the response).
-    _hold: Option<Box<dyn Send>>,
+    /// Kept until the body is dropped, after `inner` (fields drop in order): the upstream connection goes
+    /// back to the pool only once its response was read, and the caller's concurrency slot lasts as long
+    /// as the response.
+    _hold: Option<(Lease, Option<CallerSlot>)>,
     done: bool,
 }
 
@@ -172,8 +176,8 @@ impl Guarded {
         self
     }
 
-    pub fn holding(mut self, hold: Option<Box<dyn Send>>) -> Guarded {
-        self._hold = hold;
+    pub fn holding(mut self, lease: Lease, slot: Option<CallerSlot>) -> Guarded {
+        self._hold = Some((lease, slot));
         self
     }
 
