@@ -47,7 +47,7 @@ for line in read("runs.tsv").splitlines():
     t, c, kb = line.split("\t")
     hwm[(t, c)] = int(kb) if kb else 0
 
-names = {"direct": "direct to upstream", "proxy": "hf-space-proxy", "nginx": "nginx (1 worker)",
+names = {"direct": "direct to upstream", "proxy": "hf-space-proxy (1 thread)", "nginx": "nginx (1 worker)",
          "fastapi": "FastAPI + httpx"}
 targets = [t for t in ("direct", "proxy", "nginx", "fastapi") if read(f"wrk-{t}-1.txt")]
 rows = []
@@ -132,13 +132,23 @@ if build:
 lines.append("")
 lines.append("""## Notes
 
-- nginx is the mature peer: same upstream, same token header, access log on, one worker process. The proxy
-  runs tokio's multi-threaded runtime (up to both cores) and at 64 connections still serves fewer requests per
-  second than nginx on this 13-byte response: 0.53× and 0.61× in two runs on 2026-11-29 (load average 3.5 to
-  5.9), with p99 1.1× to 1.2× nginx's. At 1 connection the ratio swung from 0.64× to 1.27× between those two
-  runs: on this shared machine the 1-connection figure is mostly scheduling noise. Per request the proxy does
-  more than nginx here (header policy in one pass, caller and rate bookkeeping, rewrite checks, hyper's
-  per-request allocations); where the gap goes has not been profiled since the issue-15 limits were added.
+- nginx is the mature peer: same upstream, same token header, access log on, one worker process. Since
+  2026-12-07 the proxy runs one thread too (tokio's current-thread runtime): like for like with nginx's one
+  worker. Until then it ran tokio's multi-threaded runtime on both cores and served 0.53× to 0.61× nginx's
+  req/s at 64 connections. Full runs of this script on 2026-12-07 at the one-thread commit (load average
+  3.6 to 5.8, another engineer's build on the same cores), in order: 64 connections 0.89×, 0.81×, 1.26×
+  nginx's req/s with p99 1.24×, 1.71×, 0.47× nginx's; 1 connection 1.22×, 1.14×, 1.23×. The table is the
+  third run. So the ≥ 1.0× target at 64 connections (with p99 ≤ nginx's) was met in one run of three: not
+  reliably. On this loaded 2-core machine single runs move by ±20%.
+- Where the time goes (callgrind, instructions per request counted in user space at 64 connections: a fixed
+  number of requests, two counts subtracted to drop start-up): nginx 20.6k; hf-space-proxy 51.1k before,
+  50.3k with one thread (what that removed is cross-thread wake-ups, an eventfd write or futex every other
+  request, which callgrind does not count), 48.4k with the pool taking the newest idle connection instead of
+  scanning all of them, 39.8k with the access-log line written straight into its buffer (no `format!`),
+  no copies for paths without `%` or for query-less targets, and `X-Forwarded-*` built once, 38.0k with body
+  timers armed only when a body has to wait. What remains is mostly hyper's two connection state machines,
+  header maps, two read-buffer reallocations per request (`BytesMut::reserve` in hyper), and
+  malloc. Syscalls per request (strace): 2 `recvfrom`, 2 `writev`, as nginx.
 - A negative "p99 added over direct" means the upstream alone, driven at saturation by wrk, queued more than
   it does behind the proxy (which paces it): the closed-loop p99 says little on a loaded machine.
 - All targets, the load generator and the upstream share this machine's 2 cores, so wrk's closed-loop
@@ -150,9 +160,8 @@ lines.append("""## Notes
   dominated by the kernel's loopback TCP path (`perf`: about half the samples in the kernel, most of it in
   `writev`). Treat the p99 figures as an upper bound, and compare the columns within one run only.
 - At saturation the p99 added at 64 connections moved between 0.8 and 2.0 ms across runs on this machine; at a
-  fixed 5,000 req/s it stays under 1 ms, at 10,000 req/s it is just over. What cut the per-request cost: one pass over the headers present instead of one lookup per stripped
-  name, timestamps without `format!`, no task spawn per request for connection pooling, batched log writes
-  (callgrind: about a quarter fewer instructions per request).
+  fixed 5,000 req/s it stays under 1 ms, at 10,000 req/s it is just over (oha was not installed for the
+  2026-12-07 runs, so those rows were not rerun).
 - "constant memory": the proxy's RSS after 1 GiB streamed through is within a few MiB of its RSS before (the
   body is passed frame by frame; nothing is buffered beyond socket buffers).
 - The build time is `cargo build --release --locked` of exactly the Space's files in a fresh target directory

@@ -16,7 +16,9 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use crate::limits::CallerSlot;
 use crate::rewrite::Rewriter;
+use crate::upstream::Lease;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type used on both sides of the proxy.
@@ -106,7 +108,11 @@ impl MinRate {
 pub(crate) struct Guarded {
     inner: Incoming,
     idle: Duration,
-    idle_timer: Pin<Box<Sleep>>,
+    /// Timers are armed the first time the body has to wait: a body whose frames are already there (most
+    /// small responses) never allocates or registers one.
+    idle_timer: Option<Pin<Box<Sleep>>>,
+    /// When the stream's maximum lifetime ends (counted from creation).
+    lifetime_end: Option<Instant>,
     deadline: Option<Pin<Box<Sleep>>>,
     /// Request bodies: the byte cap.
     cap: Option<u64>,
@@ -117,8 +123,10 @@ pub(crate) struct Guarded {
     rewriter: Option<Rewriter>,
     /// Fired when the body has been read to its end (starts the time-to-first-byte clock).
     on_end: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Kept until the body is dropped (the caller's concurrency slot lasts as long as the response).
-    _hold: Option<Box<dyn Send>>,
+    /// Kept until the body is dropped, after `inner` (fields drop in order): the upstream connection goes
+    /// back to the pool only once its response was read, and the caller's concurrency slot lasts as long
+    /// as the response.
+    _hold: Option<(Lease, Option<CallerSlot>)>,
     done: bool,
 }
 
@@ -127,8 +135,9 @@ impl Guarded {
         Guarded {
             inner,
             idle,
-            idle_timer: Box::pin(tokio::time::sleep(idle)),
-            deadline: lifetime.map(|d| Box::pin(tokio::time::sleep(d))),
+            idle_timer: None,
+            lifetime_end: lifetime.map(|d| Instant::now() + d),
+            deadline: None,
             cap: None,
             seen: 0,
             min_rate: None,
@@ -172,8 +181,8 @@ impl Guarded {
         self
     }
 
-    pub fn holding(mut self, hold: Option<Box<dyn Send>>) -> Guarded {
-        self._hold = hold;
+    pub fn holding(mut self, lease: Lease, slot: Option<CallerSlot>) -> Guarded {
+        self._hold = Some((lease, slot));
         self
     }
 
@@ -205,7 +214,9 @@ impl HttpBody for Guarded {
         loop {
             match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
-                    this.idle_timer.as_mut().reset(Instant::now() + this.idle);
+                    if let Some(t) = this.idle_timer.as_mut() {
+                        t.as_mut().reset(Instant::now() + this.idle);
+                    }
                     let frame = match frame.into_data() {
                         Ok(data) => {
                             this.seen += data.len() as u64;
@@ -256,7 +267,11 @@ impl HttpBody for Guarded {
                     return Poll::Ready(None);
                 }
                 Poll::Pending => {
-                    if this.idle_timer.as_mut().poll(cx).is_ready() {
+                    let idle = this.idle;
+                    let idle_timer = this
+                        .idle_timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                    if idle_timer.as_mut().poll(cx).is_ready() {
                         return this.fail(Cut::TooSlow, Box::new(StreamError::Idle));
                     }
                     if let Some(r) = this.min_rate.as_mut() {
@@ -264,7 +279,10 @@ impl HttpBody for Guarded {
                             return this.fail(Cut::TooSlow, Box::new(StreamError::TooSlow));
                         }
                     }
-                    if let Some(d) = this.deadline.as_mut() {
+                    if let Some(end) = this.lifetime_end {
+                        let d = this
+                            .deadline
+                            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(end)));
                         if d.as_mut().poll(cx).is_ready() {
                             return this.fail(Cut::TooSlow, Box::new(StreamError::Lifetime));
                         }

@@ -23,7 +23,7 @@ use crate::ops::{self, Readiness};
 use crate::preset;
 use crate::race::{race, Either};
 use crate::rewrite::{self, Patterns, Rewriter};
-use crate::upstream::{self, Upstream, UpstreamError};
+use crate::upstream::{self, Lease, Upstream, UpstreamError};
 use crate::websocket::{spawn_tunnel, TunnelLimits};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
@@ -39,6 +39,8 @@ pub(crate) struct State {
     pub readiness: Readiness,
     host_value: HeaderValue,
     origin_value: HeaderValue,
+    /// `X-Forwarded-Host`: the public origin's authority.
+    forwarded_host: Option<HeaderValue>,
     /// Rewrite patterns when the public origin is configured. Never derived from the caller's `Host`: a
     /// caller must not choose the origin written into responses (they may be cached or shared).
     patterns: Option<Arc<Patterns>>,
@@ -57,6 +59,10 @@ impl State {
             .public_origin
             .as_ref()
             .map(|o| Patterns::new(&cfg.target, o));
+        let forwarded_host = cfg
+            .public_origin
+            .as_ref()
+            .and_then(|o| HeaderValue::from_str(&o.authority).ok());
         Ok(State {
             rate: cfg.rate_limit.map(RateLimiter::new),
             caller_slots: (cfg.max_per_caller > 0).then(|| CallerSlots::new(cfg.max_per_caller)),
@@ -64,6 +70,7 @@ impl State {
             upstream,
             host_value,
             origin_value,
+            forwarded_host,
             patterns,
             shutdown,
             cfg,
@@ -86,6 +93,7 @@ impl State {
                 upstream_origin: &self.origin_value,
                 token,
                 public,
+                forwarded_host: self.forwarded_host.as_ref(),
                 upgrade,
                 keep_encoding,
             },
@@ -113,8 +121,8 @@ pub(crate) async fn handle(
     let start = Instant::now();
     let index = conn.requests.fetch_add(1, Ordering::SeqCst);
     let method = req.method().clone();
-    // Path only: queries can carry signed URLs or keys.
-    let path = crate::log::sanitize(req.uri().path(), 200);
+    // Path only: queries can carry signed URLs or keys. (A clone of the parsed URI shares its bytes.)
+    let uri = req.uri().clone();
     let origin = req.headers().get(ORIGIN).cloned();
     // A parsed address: nothing the caller wrote in `X-Forwarded-For` reaches the log verbatim.
     let ip = limits::caller_ip(req.headers(), conn.peer_ip);
@@ -124,11 +132,13 @@ pub(crate) async fn handle(
         origin.as_ref(),
         &conn.state.cfg.allow_origins,
     );
-    conn.state.cfg.log.line(&format!(
-        "{ip} \"{method} {path}\" {} {}ms",
+    conn.state.cfg.log.access(
+        ip,
+        method.as_str(),
+        uri.path(),
         resp.status().as_u16(),
-        start.elapsed().as_millis()
-    ));
+        start.elapsed().as_millis(),
+    );
     Ok(resp)
 }
 
@@ -259,9 +269,18 @@ async fn forward(
     let patterns = state.patterns.clone();
 
     let (parts, body) = req.into_parts();
-    let query = parts.uri.query().and_then(headers::strip_sign);
-    let Ok(uri) = upstream::request_target(parts.uri.path(), query.as_deref()) else {
-        return ProxyError::BadPath.response();
+    let origin_form = parts.uri.scheme().is_none()
+        && parts.uri.authority().is_none()
+        && parts.uri.path().starts_with('/');
+    let uri = if origin_form && parts.uri.query().is_none() {
+        // Already a bare path on the fixed upstream: nothing to strip, nothing to rebuild.
+        parts.uri.clone()
+    } else {
+        let query = parts.uri.query().and_then(headers::strip_sign);
+        let Ok(uri) = upstream::request_target(parts.uri.path(), query.as_deref()) else {
+            return ProxyError::BadPath.response();
+        };
+        uri
     };
     let keep_encoding = rewrite::is_static_asset(parts.uri.path());
     let mut headers = parts.headers;
@@ -285,7 +304,7 @@ async fn forward(
         send_after_body(state, build(parts.method, uri, headers, body), rx).await
     };
 
-    let mut resp = match (result, cut.get()) {
+    let (mut resp, lease) = match (result, cut.get()) {
         (Ok(r), _) => r,
         (Err(_), Cut::TooLarge) => return ProxyError::TooLarge.response(),
         (Err(_), Cut::TooSlow) => {
@@ -320,6 +339,7 @@ async fn forward(
             return ProxyError::Unreachable.response();
         };
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        lease.discard();
         let (mut parts, _) = resp.into_parts();
         headers::clean_response(&mut parts.headers, true, patterns.as_ref());
         let limits = TunnelLimits {
@@ -339,8 +359,8 @@ async fn forward(
 
     let (mut parts, body) = resp.into_parts();
     headers::clean_response(&mut parts.headers, false, patterns.as_ref());
-    let mut guarded = Guarded::new(body, cfg.idle_timeout, Some(cfg.max_stream))
-        .holding(slot.map(|s| Box::new(s) as Box<dyn Send>));
+    let mut guarded =
+        Guarded::new(body, cfg.idle_timeout, Some(cfg.max_stream)).holding(lease, slot);
     if let Some(p) = patterns.filter(|_| rewrite::is_rewritable(&parts.headers)) {
         // The length changes when an origin is replaced.
         parts.headers.remove(CONTENT_LENGTH);
@@ -356,7 +376,7 @@ async fn send_after_body(
     state: &Arc<State>,
     req: Request<Body>,
     body_done: oneshot::Receiver<()>,
-) -> Result<Response<Incoming>, UpstreamError> {
+) -> Result<(Response<Incoming>, Lease), UpstreamError> {
     let ttfb = state.cfg.ttfb_timeout;
     let deadline = async {
         let _ = body_done.await;
@@ -375,7 +395,7 @@ async fn send_with_wake_retry(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<Response<Incoming>, UpstreamError> {
+) -> Result<(Response<Incoming>, Lease), UpstreamError> {
     let cfg = &state.cfg;
     let give_up_at = Instant::now() + cfg.wake_retry;
     let mut backoff = FIRST_BACKOFF;
@@ -387,7 +407,7 @@ async fn send_with_wake_retry(
         };
         let waking = match &result {
             Err(UpstreamError::Unreachable(_)) => true,
-            Ok(resp) => matches!(resp.status().as_u16(), 502 | 503),
+            Ok((resp, _)) => matches!(resp.status().as_u16(), 502 | 503),
             Err(UpstreamError::Timeout) => false,
         };
         if !waking || Instant::now() + backoff > give_up_at {

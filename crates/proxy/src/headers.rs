@@ -10,6 +10,9 @@ use hyper::header::{
 use crate::config::Origin;
 use crate::rewrite::{self, Patterns};
 
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 /// Hop-by-hop headers (RFC 9110 7.6.1, plus the legacy ones proxies still see).
 fn is_hop_by_hop(name: &str) -> bool {
     matches!(
@@ -105,6 +108,8 @@ pub(crate) struct Injected<'a> {
     pub upstream_origin: &'a HeaderValue,
     pub token: Option<(&'a HeaderName, &'a HeaderValue)>,
     pub public: Option<&'a Origin>,
+    /// `public`'s authority as a header value, built once at start-up.
+    pub forwarded_host: Option<&'a HeaderValue>,
     pub upgrade: bool,
     /// Pass the caller's `Accept-Encoding` (static assets, never rewritten); else ask for `identity`.
     pub keep_encoding: bool,
@@ -125,10 +130,10 @@ pub(crate) fn prepare_request(h: &mut HeaderMap, inj: &Injected<'_>) {
         h.insert(name.clone(), value.clone());
     }
     if let Some(o) = inj.public {
-        if let Ok(v) = HeaderValue::from_str(&o.authority) {
-            h.insert("x-forwarded-host", v);
+        if let Some(v) = inj.forwarded_host {
+            h.insert(X_FORWARDED_HOST, v.clone());
         }
-        h.insert("x-forwarded-proto", HeaderValue::from_static(o.scheme()));
+        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static(o.scheme()));
         // The upstream sees its own name in `Host`; a browser on the proxy's page sends the proxy's origin.
         // Renaming it keeps the app's same-origin checks (Streamlit's WebSocket origin check, for one)
         // consistent. Other origins pass unchanged.
@@ -348,6 +353,7 @@ mod tests {
                 upstream_origin: &upstream_origin,
                 token: Some((&name, &tok)),
                 public: Some(&public),
+                forwarded_host: Some(&HeaderValue::from_static("p.hf.space")),
                 upgrade: false,
                 keep_encoding: false,
             },

@@ -12,6 +12,8 @@ use hyper::header::HeaderMap;
 
 use crate::config::RateLimit;
 
+const X_FORWARDED_FOR: hyper::header::HeaderName =
+    hyper::header::HeaderName::from_static("x-forwarded-for");
 /// Header that carries a caller's API key.
 pub(crate) const API_KEY_HEADER: &str = "x-proxy-key";
 /// The rate limiter's table: `SETS` sets of `WAYS` buckets, allocated once. A caller hashes (with a
@@ -68,7 +70,7 @@ fn parse_addr(s: &str) -> Option<IpAddr> {
 /// address is returned, so nothing the caller wrote reaches the log or the limiters' keys verbatim.
 pub(crate) fn caller_ip(headers: &HeaderMap, peer: IpAddr) -> IpAddr {
     headers
-        .get_all("x-forwarded-for")
+        .get_all(X_FORWARDED_FOR)
         .iter()
         .next_back()
         .and_then(|v| v.to_str().ok())

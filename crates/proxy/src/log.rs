@@ -4,6 +4,7 @@
 //! and static error descriptions.
 
 use std::io::Write;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,19 +23,59 @@ pub(crate) enum LogSink {
 
 impl LogSink {
     pub fn line(&self, msg: &str) {
+        self.line_with(|buf| buf.extend_from_slice(msg.as_bytes()));
+    }
+
+    /// Writes one line, `timestamp msg`, with `fill` writing `msg` straight into the buffer (the access
+    /// log line is built there, without a `format!` and its allocation per request).
+    pub fn line_with(&self, fill: impl FnOnce(&mut Vec<u8>)) {
         match self {
             LogSink::Stderr => {
                 let mut buf = match STDERR_BUF.lock() {
                     Ok(b) => b,
                     Err(p) => p.into_inner(),
                 };
-                let _ = writeln!(buf, "{} {msg}", timestamp());
+                buf.extend_from_slice(&timestamp_bytes());
+                buf.push(b' ');
+                fill(&mut buf);
+                buf.push(b'\n');
                 if buf.len() >= FLUSH_AT {
                     write_out(&mut buf);
                 }
             }
-            LogSink::Func(f) => f(&format!("{} {msg}", timestamp())),
+            LogSink::Func(f) => {
+                let mut line = timestamp_bytes().to_vec();
+                line.push(b' ');
+                fill(&mut line);
+                f(&String::from_utf8_lossy(&line));
+            }
         }
+    }
+
+    /// The access log line: `caller "METHOD path" status msms`. The path is cut to 200 characters and its
+    /// control characters become `?` (as `sanitize` does), so a line stays one line.
+    pub fn access(&self, ip: IpAddr, method: &str, path: &str, status: u16, ms: u128) {
+        self.line_with(|buf| {
+            push_ip(buf, ip);
+            buf.extend_from_slice(b" \"");
+            buf.extend_from_slice(method.as_bytes());
+            buf.push(b' ');
+            if path.len() <= 200 && path.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                // Printable ASCII (nearly every path): nothing to replace or cut.
+                buf.extend_from_slice(path.as_bytes());
+            } else {
+                for c in path.chars().take(200) {
+                    let c = if c.is_control() { '?' } else { c };
+                    let mut utf8 = [0u8; 4];
+                    buf.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                }
+            }
+            buf.extend_from_slice(b"\" ");
+            push_decimal(buf, u128::from(status));
+            buf.push(b' ');
+            push_decimal(buf, ms);
+            buf.extend_from_slice(b"ms");
+        });
     }
 
     /// Writes buffered lines out (called every `FLUSH_EVERY` and at shutdown).
@@ -45,6 +86,37 @@ impl LogSink {
                 Err(p) => p.into_inner(),
             };
             write_out(&mut buf);
+        }
+    }
+}
+
+fn push_decimal(buf: &mut Vec<u8>, mut v: u128) {
+    let mut digits = [0u8; 39];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[at..]);
+}
+
+fn push_ip(buf: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'.');
+                }
+                push_decimal(buf, u128::from(octet));
+            }
+        }
+        // Rare enough (the Hub's edge forwards IPv4) to go through `Display`.
+        IpAddr::V6(v6) => {
+            let _ = write!(buf, "{v6}");
         }
     }
 }
@@ -66,7 +138,7 @@ pub(crate) fn sanitize(s: &str, max: usize) -> String {
 
 /// RFC 3339 UTC timestamp with milliseconds, without a date crate (and without `format!`, which was a
 /// visible share of the per-request cost).
-pub(crate) fn timestamp() -> String {
+fn timestamp_bytes() -> [u8; 24] {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -99,7 +171,7 @@ pub(crate) fn timestamp() -> String {
     ] {
         out[at] = c;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 // Howard Hinnant's days-to-civil algorithm.
@@ -123,7 +195,25 @@ mod tests {
         assert_eq!(super::civil_from_days(0), (1970, 1, 1));
         assert_eq!(super::civil_from_days(20_517), (2026, 3, 5));
         assert_eq!(super::sanitize("a\nb", 10), "a?b");
-        let t = super::timestamp();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = {
+            let seen = std::sync::Arc::clone(&seen);
+            super::LogSink::Func(std::sync::Arc::new(move |l: &str| {
+                *seen.lock().unwrap() = l.to_owned()
+            }))
+        };
+        let long = format!("/a\nb{}", "x".repeat(300));
+        sink.access("10.0.0.255".parse().unwrap(), "GET", &long, 200, 0);
+        let line = seen.lock().unwrap().clone();
+        let expected = format!(" 10.0.0.255 \"GET /a?b{}\" 200 0ms", "x".repeat(196));
+        assert!(line.ends_with(&expected), "{line}");
+        sink.access("2001:db8::1".parse().unwrap(), "POST", "/", 404, 1234);
+        let line = seen.lock().unwrap().clone();
+        assert!(
+            line.ends_with(" 2001:db8::1 \"POST /\" 404 1234ms"),
+            "{line}"
+        );
+        let t = String::from_utf8(super::timestamp_bytes().to_vec()).unwrap();
         assert_eq!(t.len(), 24);
         assert!(
             t.starts_with("20") && t.ends_with('Z') && t.as_bytes()[10] == b'T',

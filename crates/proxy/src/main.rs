@@ -12,7 +12,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread, like nginx's single worker: every request crosses two sockets and two hyper connections,
+    // and on the multi-thread runtime those two tasks often ran on different workers, so each request paid
+    // cross-thread wake-ups (eventfd writes, futexes) and work-stealing bookkeeping. One thread serves far
+    // more than the private Space behind the proxy can; see bench/proxy/RESULTS.md.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -77,7 +77,7 @@ async fn probe(state: &Arc<State>) -> bool {
     *req.uri_mut() = hyper::Uri::from_static("/");
     state.inject(req.headers_mut(), None, false, false);
     match tokio::time::timeout(PROBE_TIMEOUT, state.upstream.send(req)).await {
-        Ok(Ok(resp)) => {
+        Ok(Ok((resp, _lease))) => {
             let ok = resp.status().as_u16() < 500;
             // Drop the body; the connection is not reused unless it was read to the end.
             drop(resp);

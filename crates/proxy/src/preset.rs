@@ -3,6 +3,8 @@
 //! Normalisation percent-decodes the path up to three times and refuses it when any stage contains a
 //! `.` or `..` segment, a backslash or a NUL byte. The path sent upstream is the caller's original one.
 
+use std::borrow::Cow;
+
 /// Path allowlist presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Preset {
@@ -87,9 +89,17 @@ fn stage_is_bad(s: &[u8]) -> bool {
 }
 
 /// Returns the decoded path, or `Err` when it must be refused.
-pub(crate) fn normalise(path: &str) -> Result<String, ()> {
+pub(crate) fn normalise(path: &str) -> Result<Cow<'_, str>, ()> {
     if !path.starts_with('/') {
         return Err(());
+    }
+    // Nothing to decode: the path is its own decoded form (no copy on the common path).
+    if !path.contains('%') {
+        return if stage_is_bad(path.as_bytes()) {
+            Err(())
+        } else {
+            Ok(Cow::Borrowed(path))
+        };
     }
     let mut stage = path.as_bytes().to_vec();
     for _ in 0..3 {
@@ -105,7 +115,7 @@ pub(crate) fn normalise(path: &str) -> Result<String, ()> {
     if stage_is_bad(&stage) {
         return Err(());
     }
-    Ok(String::from_utf8_lossy(&stage).into_owned())
+    Ok(Cow::Owned(String::from_utf8_lossy(&stage).into_owned()))
 }
 
 /// Decodes a query string for the preset's deny checks.

@@ -132,16 +132,12 @@ pub(crate) fn is_rewritable(headers: &HeaderMap) -> bool {
     let Some(ct) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    mime == "application/json"
-        || mime.ends_with("+json")
-        || mime == "text/html"
-        || mime == "text/event-stream"
+    let mime = ct.split(';').next().unwrap_or("").trim().as_bytes();
+    let is = |m: &str| mime.eq_ignore_ascii_case(m.as_bytes());
+    is("application/json")
+        || mime.len() >= 5 && mime[mime.len() - 5..].eq_ignore_ascii_case(b"+json")
+        || is("text/html")
+        || is("text/event-stream")
 }
 
 /// Paths whose responses we never rewrite, so the caller's `Accept-Encoding` can pass through for them.

@@ -5,6 +5,7 @@
 //! on a connection that is already open to that address, so no path (`//evil`), absolute-form URI or
 //! `Host` header can point the proxy elsewhere: there is no URL joining anywhere.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,9 +40,10 @@ pub(crate) struct Upstream {
     target: Target,
     tls: Option<(TlsConnector, ServerName<'static>)>,
     connect_timeout: Duration,
-    /// Pooled connections, busy or idle. Capped at `PROXY_MAX_CONNECTIONS`: each in-flight client request
-    /// holds at most one, so the cap only bounds idle leftovers after a burst.
-    idle: Mutex<Vec<(SendRequest<Body>, Instant)>>,
+    /// Idle connections, oldest first, each with the time it was checked in. Only connections whose
+    /// response was read to the end come back (see `Lease`), so the newest is taken without a scan, and
+    /// stale ones are pruned from the old end. Capped at `PROXY_MAX_CONNECTIONS`.
+    idle: Mutex<VecDeque<(SendRequest<Body>, Instant)>>,
     max_pooled: usize,
 }
 
@@ -93,7 +95,7 @@ impl Upstream {
             target: config.target.clone(),
             tls,
             connect_timeout: config.connect_timeout,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(VecDeque::new()),
             max_pooled: config.max_connections,
         })
     }
@@ -139,28 +141,36 @@ impl Upstream {
         Ok(sender)
     }
 
-    /// Takes an idle connection: one whose previous response has been read to the end. Busy ones (a body
-    /// still streaming) stay in the pool; closed or stale ones are dropped.
+    /// Takes the most recently used idle connection (its socket is the likeliest to be warm and open).
     fn checkout(&self) -> Option<SendRequest<Body>> {
         let mut idle = match self.idle.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         let now = Instant::now();
-        idle.retain(|(sender, since)| !sender.is_closed() && now.duration_since(*since) < IDLE_FOR);
-        let pos = idle.iter().rposition(|(sender, _)| sender.is_ready())?;
-        Some(idle.swap_remove(pos).0)
+        prune(&mut idle, now);
+        while let Some((sender, _)) = idle.pop_back() {
+            if sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
     }
 
-    /// Returns a connection to the pool right away; `checkout` only hands it out once it is ready again
-    /// (an HTTP/1.1 connection is free only after its response body has been read).
+    /// Returns a connection whose response has been read to the end; anything else is dropped (closed):
+    /// an HTTP/1.1 connection with an unread body or an upgrade cannot carry another request.
     fn checkin(&self, sender: SendRequest<Body>) {
+        if !sender.is_ready() {
+            return;
+        }
         let mut idle = match self.idle.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        let now = Instant::now();
+        prune(&mut idle, now);
         if idle.len() < self.max_pooled {
-            idle.push((sender, Instant::now()));
+            idle.push_back((sender, now));
         }
     }
 
@@ -169,7 +179,7 @@ impl Upstream {
     pub async fn send(
         self: &Arc<Self>,
         mut req: Request<Body>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<(Response<Incoming>, Lease), UpstreamError> {
         loop {
             let (mut sender, reused) = match self.checkout() {
                 Some(s) => (s, true),
@@ -177,8 +187,11 @@ impl Upstream {
             };
             match sender.try_send_request(req).await {
                 Ok(resp) => {
-                    self.checkin(sender);
-                    return Ok(resp);
+                    let lease = Lease {
+                        upstream: Arc::clone(self),
+                        sender: Some(sender),
+                    };
+                    return Ok((resp, lease));
                 }
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if reused => {
@@ -193,6 +206,39 @@ impl Upstream {
                     }
                 },
             }
+        }
+    }
+}
+
+/// Drops idle connections that the upstream closed or that waited longer than `IDLE_FOR` (oldest first,
+/// so each check is O(1) amortised: every entry is looked at once on its way out).
+fn prune(idle: &mut VecDeque<(SendRequest<Body>, Instant)>, now: Instant) {
+    while idle
+        .front()
+        .is_some_and(|(s, since)| s.is_closed() || now.duration_since(*since) >= IDLE_FOR)
+    {
+        idle.pop_front();
+    }
+}
+
+/// The connection a response came on. Keep it as long as the response body: dropped after the body was
+/// read to the end, it goes back to the pool; dropped earlier, the connection closes.
+pub(crate) struct Lease {
+    upstream: Arc<Upstream>,
+    sender: Option<SendRequest<Body>>,
+}
+
+impl Lease {
+    /// For a connection that became a tunnel: it never goes back to the pool.
+    pub fn discard(mut self) {
+        self.sender = None;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            self.upstream.checkin(sender);
         }
     }
 }

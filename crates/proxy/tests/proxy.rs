@@ -622,6 +622,9 @@ async fn keep_alive_reuses_upstream_connections() {
         assert_eq!(r.status, 200);
         assert!(r.text().starts_with(&format!("GET /echo?i={i}\n")));
     }
+    // Each response was read to its end before the next request: one upstream connection served all.
+    let accepted = up.accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(accepted, 1, "upstream connections opened");
     proxy.stop().await;
 }
 

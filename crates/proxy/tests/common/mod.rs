@@ -43,6 +43,8 @@ pub struct Upstream {
     /// Lets `/sse` send its second event.
     pub release: Arc<Notify>,
     flaky: Arc<AtomicUsize>,
+    /// TCP connections the upstream has accepted.
+    pub accepted: Arc<AtomicUsize>,
 }
 
 impl Upstream {
@@ -280,12 +282,15 @@ pub async fn start_upstream() -> Upstream {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let release = Arc::new(Notify::new());
     let flaky = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
     let (s, r, f, o) = (seen.clone(), release.clone(), flaky.clone(), origin.clone());
+    let a = accepted.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
+            a.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let (s, r, f, o) = (s.clone(), r.clone(), f.clone(), o.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
@@ -304,6 +309,7 @@ pub async fn start_upstream() -> Upstream {
         seen,
         release,
         flaky,
+        accepted,
     }
 }
 
