@@ -1,7 +1,7 @@
 //! The Hub at its worst, many times over: seeded runs of the engine against an emulator that lags, serves stale
-//! reads, drops and fails requests (429/5xx), and lets commits land before failing their request. Every run
-//! must end with the repo holding exactly the folder, and no commit made twice (no two commits in a row with
-//! the same files). A failed deploy is rerun, as a user would; the rerun must finish the job.
+//! reads, drops and fails requests (429/5xx; xorb and shard uploads to the Xet store too), and lets commits land
+//! before failing their request. Every run must end with the repo holding exactly the folder, and no commit made
+//! twice (no two commits in a row with the same files). A failed deploy is rerun, as a user would; the rerun must finish the job.
 
 mod common;
 
@@ -54,6 +54,9 @@ fn faults(seed: u64) -> Vec<hub_emulator::FaultRule> {
         format!("* /api/models/ 429 retry-after=0 p=0.1 seed={}", seed + 3),
         format!("* /api/ drop p=0.05 seed={}", seed + 4),
         format!("PUT /_lfs/ 500 p=0.2 seed={}", seed + 5),
+        // The Xet store (weights.bin goes through Xet): xorb uploads that fail, shard uploads dropped.
+        format!("PUT /simulation/xorb-uploads/ 500 p=0.2 seed={}", seed + 6),
+        format!("POST /xet-cas/*/v2/shards drop p=0.15 seed={}", seed + 7),
     ]
     .iter()
     .map(|spec| hub_emulator::FaultRule::parse(spec).expect("fault spec"))

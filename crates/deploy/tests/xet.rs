@@ -57,6 +57,12 @@ async fn a_changed_large_file_sends_only_its_new_chunks_through_xet() {
     assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
     assert!(first.stdout.contains("Xet: "), "{}", first.stdout);
     assert_eq!(lfs_puts(&emu, 0), 0, "Xet replaces the LFS PUTs");
+    // Neither the Hub token nor a Xet token (`xet_…`) reaches the output.
+    let output = first.visible();
+    assert!(
+        !output.contains(ALICE) && !output.contains("xet_"),
+        "{output}"
+    );
     let cold = xorb_bytes(&emu, 0);
     assert!(
         cold >= 32 * MIB as u64 * 9 / 10,
@@ -221,5 +227,34 @@ async fn the_xet_store_refuses_requests_without_a_xet_token() {
         matches!(resp.status().as_u16(), 403 | 404),
         "{}",
         resp.status()
+    );
+}
+
+/// Without a terminal, a Xet upload prints its progress at a steady interval, as LFS uploads do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_xet_upload_reports_progress_in_ci_logs() {
+    // 16 MiB over an 8 MB/s link: about two seconds of upload.
+    let emu = emulator_with(|b| b.bandwidth(8_000_000)).await;
+    let url = emu.url().to_string();
+    let big = random_bytes(16 * MIB, 17);
+    let (_dir, src) = source(&[("weights.bin", &big)]);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/slow")
+        .input("repo_type", "model")
+        .input("source_dir", &src.display().to_string())
+        .env("HF_DEPLOY_PROGRESS_INTERVAL_MS", "200")
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let ticks = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("Xet: ") && l.contains(" of 16.0 MiB processed ("))
+        .count();
+    assert!(ticks >= 2, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Xet: 16.0 MiB processed, "),
+        "{}",
+        run.stdout
     );
 }

@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde::Deserialize;
-use xet::xet_session::{HeaderMap, HeaderValue, Sha256Policy, XetSessionBuilder, XetUploadCommit};
+use xet::xet_session::{
+    HeaderMap, HeaderValue, Sha256Policy, XetConfig, XetSessionBuilder, XetUploadCommit,
+};
 
 use crate::client::{read_json, HubClient, RetryMode};
 use crate::error::{HubError, Result};
 use crate::lfs_transfer::Progress;
 use crate::repo_id::RepoRef;
+use crate::retry::RetryPolicy;
 
 /// One file to send through Xet: its sha256 (hex, the commit's `lfsFile` oid) and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +86,7 @@ impl HubClient {
                 .map_err(|_| xet_error("the Hub token is not a valid header value".into()))?;
             auth.insert("authorization", value);
         }
-        let session = XetSessionBuilder::new()
+        let session = XetSessionBuilder::new_with_config(self.xet_config()?)
             .with_tokio_handle(tokio::runtime::Handle::current())
             .build()
             .map_err(|e| xet_error(format!("cannot start a Xet session: {e}")))?;
@@ -110,6 +113,32 @@ impl HubClient {
             sent_bytes: m.total_bytes_uploaded,
             deduped_bytes: m.deduped_bytes,
         })
+    }
+}
+
+impl HubClient {
+    /// hf-xet's settings (from its `HF_XET_*` variables). A retry policy set on this client (tests, the
+    /// deploy's `HF_DEPLOY_RETRY_BASE_MS`) also paces hf-xet's own retries, so one knob governs both.
+    fn xet_config(&self) -> Result<XetConfig> {
+        let config = XetConfig::new();
+        let retry = &self.inner.retry;
+        if *retry == RetryPolicy::default() {
+            return Ok(config);
+        }
+        let set = |c: XetConfig, key: &str, value: String| {
+            c.with_config(key, value)
+                .map_err(|e| xet_error(format!("Xet setting {key}: {e}")))
+        };
+        let config = set(
+            config,
+            "client.retry_base_delay",
+            format!("{}ms", retry.base_delay.as_millis()),
+        )?;
+        set(
+            config,
+            "client.retry_max_attempts",
+            retry.max_attempts.to_string(),
+        )
     }
 }
 
