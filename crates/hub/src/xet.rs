@@ -86,6 +86,8 @@ impl HubClient {
                 .map_err(|_| xet_error("the Hub token is not a valid header value".into()))?;
             auth.insert("authorization", value);
         }
+        // hf-xet's HTTPS uses the process-wide rustls provider; install ring once (an error means one is set).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let session = XetSessionBuilder::new_with_config(self.xet_config()?)
             .with_tokio_handle(tokio::runtime::Handle::current())
             .build()

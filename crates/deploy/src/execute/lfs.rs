@@ -151,6 +151,13 @@ async fn negotiate(
     Ok((stats, todo))
 }
 
+/// Where an object the Hub asked for is (its repo path and file).
+fn source_of<'s>(sources: &'s Sources, oid: &str) -> Result<&'s (String, PathBuf), Failure> {
+    sources
+        .get(oid)
+        .ok_or_else(|| Failure::runtime(format!("the Hub asked for an unknown LFS object {oid}")))
+}
+
 /// One Xet upload for every object of the batch (the Hub picks the transfer per batch, so none is left for
 /// LFS); returns the oids sent. The bar and log lines count bytes read and chunked; the end line says how
 /// many bytes actually went over the network.
@@ -163,15 +170,11 @@ async fn xet(
 ) -> Result<Vec<String>, Failure> {
     let files = todo
         .iter()
-        .map(|o| match sources.get(&o.oid) {
-            Some((_, path)) => Ok(XetFile {
+        .map(|o| {
+            source_of(sources, &o.oid).map(|(_, path)| XetFile {
                 sha256: o.oid.clone(),
                 path: path.clone(),
-            }),
-            None => Err(Failure::runtime(format!(
-                "the Hub asked for an unknown LFS object {}",
-                o.oid
-            ))),
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     reporter.info(&format!(
@@ -254,16 +257,11 @@ async fn transfer(
         Arc::new(move |n| meter.add(n))
     };
     let uploads = stream::iter(todo.into_iter().map(|object| {
-        let source = sources.get(&object.oid);
+        let source = source_of(sources, &object.oid);
         let bytes_seen = Arc::clone(&bytes_seen);
         let plain = meter.plain();
         async move {
-            let Some((path, source)) = source else {
-                return Err(Failure::runtime(format!(
-                    "the Hub asked for an unknown LFS object {}",
-                    object.oid
-                )));
-            };
+            let (path, source) = source?;
             target
                 .client
                 .upload_lfs(&object, source, Some(bytes_seen))

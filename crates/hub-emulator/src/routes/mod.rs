@@ -83,7 +83,7 @@ async fn route(ctx: Ctx, req: Request) -> ApiResult<Response> {
         (
             _,
             ["xet-cas", ..]
-            | ["v1", "fetch_term" | "get_xorb", ..]
+            | ["v1", "fetch_term" | "get_xorb" | "telemetry", ..]
             | ["simulation", "xorb-uploads", _],
         ) if ctx.xet.is_some() => xet::cas(ctx, req).await,
         (_, ["_lfs", rest @ ..]) => {

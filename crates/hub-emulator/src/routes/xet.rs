@@ -66,7 +66,9 @@ pub async fn cas(ctx: Ctx, req: Request) -> ApiResult<Response> {
         None => full.clone(),
     };
     // Pre-signed on the Hub (storage URLs the CAS hands out): no token.
+    // hf-xet posts its telemetry at the host's root, without a token.
     let presigned = path.starts_with("/v1/fetch_term")
+        || path == "/v1/telemetry"
         || path.starts_with("/v1/get_xorb/")
         || path.starts_with("/simulation/xorb-uploads/");
     let writes = req.method() == Method::POST && !path.ends_with("/telemetry");
