@@ -473,7 +473,18 @@ pub fn info(
         ),
         None => repo.resolve_cached("main", now),
     };
-    let v = repo_json(&ctx.base_url, &st, repo, commit.map(|c| c.as_ref()), blobs);
+    let mut v = repo_json(&ctx.base_url, &st, repo, commit.map(|c| c.as_ref()), blobs);
+    // `expand=PROP` (repeatable) answers only `_id`, `id` and those properties, as recorded on huggingface.co.
+    let expand: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "expand" || k == "expand[]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if !expand.is_empty() {
+        if let Value::Object(all) = &mut v {
+            all.retain(|k, _| k == "_id" || k == "id" || expand.contains(&k.as_str()));
+        }
+    }
     Ok(json(StatusCode::OK, v))
 }
 
