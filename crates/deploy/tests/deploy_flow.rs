@@ -13,10 +13,12 @@ fn lfs_puts(emu: &hub_emulator::Emulator, from: usize) -> usize {
         .count()
 }
 
+/// Commits that landed. A 412 is not one: a deploy that read `main` while it was still stale (the emulator's
+/// default `--stale-reads-ms`) is refused once and plans again.
 fn commits(emu: &hub_emulator::Emulator, from: usize) -> usize {
     journal_since(emu, from)
         .iter()
-        .filter(|(m, p, _)| m == "POST" && p.contains("/commit/"))
+        .filter(|(m, p, landed)| m == "POST" && p.contains("/commit/") && *landed)
         .count()
 }
 
@@ -106,7 +108,7 @@ async fn one_changed_file_uploads_only_that_file_and_deletions_apply() {
     let run = deploy().run().await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(lfs_puts(&emu, mark), 1, "{:?}", journal_since(&emu, mark));
-    assert_eq!(commits(&emu, mark), 1);
+    assert_eq!(commits(&emu, mark), 1, "{}", run.stdout);
 
     // One small file changes and one is deleted: no LFS upload at all.
     std::fs::write(src.join("a.txt"), b"a2\n").expect("write");
