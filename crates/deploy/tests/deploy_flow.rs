@@ -592,6 +592,52 @@ async fn free_plan_can_create_a_static_space_declared_by_its_readme() {
     assert_tree(&url, &repo(RepoType::Space, "carol/site"), &files).await;
 }
 
+/// Right after a commit the Hub's CDN may serve the previous head for `revision/main` and the tree. Preupload (a
+/// POST) answers for the real head: the deploy plans again there instead of committing on the stale head and
+/// getting a 412. A window of a minute, so every read of this test falls inside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redeploy_while_main_reads_stale_plans_at_the_real_head() {
+    let emu = emulator_with(|b| b.stale_reads_ms(60_000)).await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("a.txt", b"a\n"), ("b.txt", b"b\n")]);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/stale")
+            .input("repo_type", "model")
+            .input("source_dir", &src.display().to_string())
+    };
+    let first = deploy().run().await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    // Unchanged: the stale view lacks both files, preupload tells the real head, and nothing is committed.
+    let mark = emu.journal().len();
+    let again = deploy().run().await;
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("was stale"), "{}", again.stdout);
+    let posts = |from| {
+        journal_since(&emu, from)
+            .into_iter()
+            .filter(|(m, p, _)| m == "POST" && p.contains("/commit/"))
+            .count()
+    };
+    assert_eq!(posts(mark), 0, "no commit, not even a refused one");
+    assert_eq!(again.outputs["commit_sha"], "");
+
+    // One file changed: one commit, on the real head at the first try.
+    std::fs::write(src.join("a.txt"), b"a2\n").expect("write");
+    let mark = emu.journal().len();
+    let changed = deploy().run().await;
+    assert_eq!(changed.code, 0, "{}\n{}", changed.stdout, changed.stderr);
+    assert_eq!(posts(mark), 1, "{}", changed.stdout);
+    assert_tree_at(
+        &url,
+        &repo(RepoType::Model, "alice/stale"),
+        &changed.outputs["commit_sha"],
+        &[("a.txt", b"a2\n"), ("b.txt", b"b\n")],
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_settled_stage_right_after_the_commit_is_rechecked() {
     // build_polls(0): the Space reports RUNNING at once, never BUILDING, like a Hub answer that still shows

@@ -83,6 +83,10 @@ async fn preupload_answers_parse_with_and_without_a_remote_oid() {
     assert_eq!(new[0].upload_mode, UploadMode::Regular);
     assert!(!new[0].should_ignore);
     assert_eq!(new[0].remote_oid, None);
+    assert_eq!(
+        new[0].head.as_deref(),
+        Some("1111111111111111111111111111111111111111")
+    );
     let known = client
         .preupload(&space(), "main", &[file], false, None)
         .await
