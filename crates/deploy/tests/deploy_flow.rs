@@ -639,6 +639,44 @@ async fn a_redeploy_while_main_reads_stale_plans_at_the_real_head() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_streamlit_space_is_deployed_with_a_warning() {
+    // The Hub no longer creates Streamlit Spaces, but one created before (here: made docker, then given a
+    // `sdk: streamlit` README) keeps building; its own README is deployed as is.
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let readme: &[u8] = b"---\ntitle: Legacy\nsdk: streamlit\n---\n";
+    let files: Vec<(&str, &[u8])> = vec![
+        ("app.py", b"import streamlit as st\n"),
+        ("README.md", readme),
+    ];
+    let (_dir, src) = source(&[("Dockerfile", b"FROM scratch\n")]);
+    let first = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/legacy")
+        .input("space_sdk", "docker")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let (_dir2, src) = source(&files);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/legacy")
+        .input("space_sdk", "streamlit")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.visible().contains("deprecated"), "{}", run.visible());
+    assert!(run.stdout.contains("RUNNING"), "{}", run.stdout);
+    assert_tree_at(
+        &url,
+        &repo(RepoType::Space, "alice/legacy"),
+        &run.outputs["commit_sha"],
+        &files,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_settled_stage_right_after_the_commit_is_rechecked() {
     // build_polls(0): the Space reports RUNNING at once, never BUILDING, like a Hub answer that still shows
     // the previous build. The deploy keeps polling through the grace before it trusts that stage.
