@@ -53,6 +53,9 @@ pub struct Syncer<'a> {
     early_log: Option<Reporter>,
     /// Starts at the tuning's; halved after a commit that failed without a clear answer.
     limits: CommitLimits,
+    /// A head the caller just read (e.g. right after creating the repo): the first plan uses it instead of
+    /// reading the branch again.
+    known_head: Option<String>,
 }
 
 impl<'a> Syncer<'a> {
@@ -71,7 +74,13 @@ impl<'a> Syncer<'a> {
             uploaded: HashSet::new(),
             early_log: None,
             limits: ctx.tuning.commit_limits,
+            known_head: None,
         }
+    }
+
+    /// The branch's head as the caller just read it; the first plan made without a plan given starts there.
+    pub fn start_at(&mut self, sha: String) {
+        self.known_head = Some(sha);
     }
 
     /// The proxy Space: its main branch holds exactly the template (plus `.gitattributes`).
@@ -270,23 +279,28 @@ impl<'a> Syncer<'a> {
         heading: Heading,
     ) -> Result<FilePlan, Failure> {
         let client = &self.ctx.client;
-        let head = client
-            .repo_info(&self.repo, Some(&self.revision))
-            .await
-            .map_err(|e| Failure::hub(&format!("reading {}", self.repo.id), e))?
-            .ok_or_else(|| {
-                Failure::runtime(format!(
-                    "{} {} disappeared during the deploy",
-                    self.repo.repo_type, self.repo.id
-                ))
-            })?;
+        let head = match self.known_head.take() {
+            Some(sha) => sha,
+            None => {
+                client
+                    .repo_info(&self.repo, Some(&self.revision))
+                    .await
+                    .map_err(|e| Failure::hub(&format!("reading {}", self.repo.id), e))?
+                    .ok_or_else(|| {
+                        Failure::runtime(format!(
+                            "{} {} disappeared during the deploy",
+                            self.repo.repo_type, self.repo.id
+                        ))
+                    })?
+                    .sha
+            }
+        };
+        // By commit id: the tree of exactly that head (a branch listing could be newer, or cached).
         let tree = client
-            .list_tree(&self.repo, &self.revision)
+            .list_tree(&self.repo, &head)
             .await
             .map_err(|e| Failure::hub(&format!("listing the files of {}", self.repo.id), e))?;
-        let plan = self
-            .plan(files, head.sha, &tree, EarlyUploads::Start)
-            .await?;
+        let plan = self.plan(files, head, &tree, EarlyUploads::Start).await?;
         let heading = human::plan_heading(&self.repo, &self.revision, self.create_pr, heading);
         self.ctx.reporter.show_plan(&heading, &plan);
         self.release_log();
