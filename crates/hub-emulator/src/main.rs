@@ -37,6 +37,8 @@ Spaces:
   A commit puts a Space in BUILDING; after --build-polls runtime reads it becomes RUNNING, or
   CONFIG_ERROR (README without sdk), NO_APP_FILE (docker without Dockerfile, static without
   index.html, gradio without app.py) or BUILD_ERROR (a file named BUILD_ERROR in the repo).
+  A Space is created with sdk gradio, docker or static; sdk streamlit answers 400 with the way
+  to Docker (the Hub deprecated that SDK), while a README saying sdk: streamlit still builds.
 
 Faults (--fault SPEC, repeatable; or POST /_emulator/faults {\"spec\": SPEC}):
   SPEC = [METHOD] PATH ACTION [OPTION]...

@@ -101,6 +101,7 @@ fn help_documents_the_hub_at_its_worst() {
         "Range: bytes=A-B",
         "/raw/REV/PATH",
         "refs/BRANCH",
+        "sdk streamlit answers 400",
     ] {
         assert!(help.contains(text), "--help lacks {text}");
     }
