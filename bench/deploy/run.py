@@ -6,6 +6,8 @@ Workloads (data generated under bench/out/deploy, removed at the end unless --ke
   1 cold      2,000 small text files in nested folders + 4 files of 64 MiB
   2 no-op     the same folder again
   3 changed   one small file and one 64 MiB file changed
+  N1-N3       a real network (emulator link shaping: 40 ms per request, 200 Mbit/s per body): cold
+              (2,000 small + 4 × 8 MiB), no-op, one small file changed
   4 many      20,000 small files
   5 huge      one 2 GiB file (multipart)
 Each tool gets its own emulator process (release build, --data-dir on disk), started identically: the
@@ -37,6 +39,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out" / "deploy"
 TOKEN = "hf_bench_write_0123456789"
 MIB = 1024 * 1024
+# The "real network" rows: the emulator's link shaping (see `hub-emulator --help`).
+NET_LINK = ("--latency-ms", "40", "--bandwidth", "200mbit")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -50,11 +54,12 @@ def log(msg: str) -> None:
 class Emulator:
     """One `hub-emulator` process with a user `bench` and its data on disk."""
 
-    def __init__(self, binary: str, data_dir: pathlib.Path) -> None:
+    def __init__(self, binary: str, data_dir: pathlib.Path, extra: tuple[str, ...] = ()) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log = open(data_dir.parent / f"{data_dir.name}.log", "wb")
         self.proc = subprocess.Popen(
-            [binary, "--listen", "127.0.0.1:0", "--user", f"bench:{TOKEN}:write", "--data-dir", str(data_dir)],
+            [binary, "--listen", "127.0.0.1:0", "--user", f"bench:{TOKEN}:write", "--data-dir", str(data_dir),
+             *extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
         )
         assert self.proc.stdout is not None
@@ -78,9 +83,12 @@ class Emulator:
         urllib.request.urlopen(req, timeout=60).read()
 
     def tree(self, repo: str) -> dict[str, str]:
-        """path → content oid (LFS sha256, else git blob sha1), `.gitattributes` left out."""
+        """path → content oid (LFS sha256, else git blob sha1), `.gitattributes` left out. Listed at the real head
+        (the control API): `main` may still read as the previous head right after a commit (--stale-reads-ms)."""
+        with urllib.request.urlopen(f"{self.url}/_emulator/repos/model/{repo}/refs/main", timeout=60) as resp:
+            head = json.load(resp)["commit"]
         out: dict[str, str] = {}
-        url: str | None = f"{self.url}/api/models/{repo}/tree/main?recursive=true"
+        url: str | None = f"{self.url}/api/models/{repo}/tree/{head}?recursive=true"
         while url:
             req = urllib.request.Request(url, headers={"authorization": f"Bearer {TOKEN}"})
             with urllib.request.urlopen(req, timeout=120) as resp:
@@ -162,6 +170,7 @@ class Bench:
         self.emu_bin = str(ROOT / "target" / "release" / "hub-emulator")
         self.rows: list[tuple[str, dict, dict]] = []
         self.notes: list[str] = []
+        self.emu_args: tuple[str, ...] = ()
         self.emu_ours = Emulator(self.emu_bin, OUT / "hub-ours")
         self.emu_theirs = Emulator(self.emu_bin, OUT / "hub-theirs")
         self.base_env = {
@@ -216,13 +225,15 @@ class Bench:
         self.emu_ours.stop()
         self.emu_theirs.stop()
 
-    def fresh_emulators(self) -> None:
-        """New emulators with empty stores: keeps the disk use of the repeated workloads bounded."""
+    def fresh_emulators(self, *extra: str) -> None:
+        """New emulators with empty stores (keeps the disk use of the repeated workloads bounded), started with
+        `extra` flags (e.g. link shaping) until the next call."""
         self.close()
         for name in ("hub-ours", "hub-theirs"):
             shutil.rmtree(OUT / name, ignore_errors=True)
-        self.emu_ours = Emulator(self.emu_bin, OUT / "hub-ours")
-        self.emu_theirs = Emulator(self.emu_bin, OUT / "hub-theirs")
+        self.emu_args = extra
+        self.emu_ours = Emulator(self.emu_bin, OUT / "hub-ours", extra)
+        self.emu_theirs = Emulator(self.emu_bin, OUT / "hub-theirs", extra)
 
 
 # ---------------------------------------------------------------- extra measurements
@@ -344,7 +355,8 @@ def render(bench: Bench, hashes: dict | None, start: dict | None, big: dict | No
         f"- Machine: {os.cpu_count()} cores (`nproc`), {cpu_model()}, Linux {platform.release()}; "
         f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         f"- Tools: {versions(bench)}.",
-        "- Emulator: `target/release/hub-emulator --data-dir` (one process per tool, identical start, LFS on disk).",
+        "- Emulator: `target/release/hub-emulator --data-dir` (one process per tool, identical start, LFS on disk; "
+        "its defaults, stale reads and build lag included); rows N1-N3 add `" + " ".join(NET_LINK) + "`.",
         f"- Command: `{command}`",
     ]
     if bench.rows:
@@ -365,8 +377,8 @@ def render(bench: Bench, hashes: dict | None, start: dict | None, big: dict | No
                      f"{ratio(a['requests'], b['requests'])} | {ratio(a['commits'], b['commits'])} | |")
     repeated = [(label, a["runs"]) for label, a, _ in bench.rows if "runs" in a]
     if repeated:
-        lines += ["", f"Workloads 1-3 ran {bench.args.repeat} times each on fresh data; the rows above are each tool's "
-                  "median run. Wall seconds of every run (hf-deploy vs huggingface_hub):", ""]
+        lines += ["", f"Workloads 1-3 and N1-N3 ran {bench.args.repeat} times each on fresh data; the rows above are "
+                  "each tool's median run. Wall seconds of every run (hf-deploy vs huggingface_hub):", ""]
         lines += [f"- {label.split(':', 1)[0]}: {walls}" for label, walls in repeated]
     if hashes:
         lines += [
@@ -423,6 +435,20 @@ def render(bench: Bench, hashes: dict | None, start: dict | None, big: dict | No
                        None if noop[0]["bytes"] == 0 and noop[0]["commits"] == 0 else False,
                        f"{ratio(noop[0]['wall'], noop[1]['wall'])}, {noop[0]['bytes']} bytes, "
                        f"{noop[0]['commits']} commits"))
+    if "N1" in by:
+        cold = by["N1"]
+        checks.append(("real network (40 ms per request, 200 Mbit/s): cold wall ≤ 1/3 of huggingface_hub",
+                       cold[0]["wall"] <= cold[1]["wall"] / 3, ratio(cold[0]["wall"], cold[1]["wall"])))
+    if "N2" in by:
+        noop = by["N2"]
+        checks.append(("real network: no-op wall ≤ 1/10", noop[0]["wall"] <= noop[1]["wall"] / 10,
+                       f"{ratio(noop[0]['wall'], noop[1]['wall'])} ({noop[0]['requests']} vs "
+                       f"{noop[1]['requests']} requests)"))
+    if "N3" in by:
+        one = by["N3"]
+        checks.append(("(reference) real network: one small file changed", None,
+                       f"{ratio(one[0]['wall'], one[1]['wall'])} ({one[0]['requests']} vs {one[1]['requests']} "
+                       "requests)"))
     if "3" in by:
         changed = by["3"][0]
         checks.append(("one changed file: only its bytes (LFS = the changed file, the commit carries the small one)",
@@ -460,7 +486,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller data, for a smoke run (no RESULTS.md)")
     parser.add_argument("--keep", action="store_true", help="keep bench/out/deploy (data, emulator stores, logs)")
     parser.add_argument("--no-scale", action="store_true", help="skip the 100,000-file repo")
-    parser.add_argument("--only", default="", help="comma list of parts to run (1-5, hash, startup, scale); "
+    parser.add_argument("--only", default="", help="comma list of parts to run (1-5, net, hash, startup, scale); "
                         "for profiling a single part — the report then lists only those, and no RESULTS.md")
     parser.add_argument("--repeat", type=int, default=3, help="runs of workloads 1-3, each on fresh data; the "
                         "table shows each tool's median run")
@@ -475,7 +501,7 @@ def main() -> None:
     q = args.quick
     sizes = {
         "small": 500 if q else 2000, "big": (8 if q else 64) * MIB, "many": 2000 if q else 20000,
-        "huge": (256 if q else 2048) * MIB, "scale": 10000 if q else 100000,
+        "huge": (256 if q else 2048) * MIB, "scale": 10000 if q else 100000, "net_big": (2 if q else 8) * MIB,
     }
     bench = Bench(args)
     parts = set(filter(None, args.only.split(",")))
@@ -513,6 +539,35 @@ def main() -> None:
         for key, label in labels.items():
             if runs[key] and (want(key) or key == "1" or (key == "2b" and want("2"))):
                 bench.add_row(label, runs[key])
+
+        if want("net"):
+            # A real link: 40 ms added to every request (one round trip of a 40 ms RTT path; connection set-up is
+            # not modelled) and each body capped at 200 Mbit/s. LFS files stay under the multipart threshold, so
+            # parallel parts (paced per body by the emulator, not by a shared link) do not flatter either tool.
+            bench.fresh_emulators(*NET_LINK)
+            net_labels = {
+                "N1": f"N1 real network, cold: {sizes['small']:,} small + 4 × {sizes['net_big'] // MIB} MiB",
+                "N2": "N2 real network, no-op: the same again",
+                "N3": "N3 real network, one small file changed",
+            }
+            net_runs: dict[str, list] = {key: [] for key in net_labels}
+            for rep in range(args.repeat):
+                folder = OUT / "data" / f"net-{rep}"
+                repo = f"net-{rep}"
+                log(f"writing the real-network folder (run {rep + 1} of {args.repeat})")
+                write_small_tree(folder, sizes["small"], 500 + 100 * rep)
+                for index in range(4):
+                    write_big(folder / "weights" / f"shard-{index}.bin", sizes["net_big"], 510 + index + 100 * rep)
+                net_runs["N1"].append(bench.pair(net_labels["N1"], repo, folder))
+                net_runs["N2"].append(bench.pair(net_labels["N2"], repo, folder))
+                with open(folder / "d00" / "e0" / "f000000.txt", "a") as handle:
+                    handle.write("changed\n")
+                net_runs["N3"].append(bench.pair(net_labels["N3"], repo, folder))
+                shutil.rmtree(folder, ignore_errors=True)
+                bench.fresh_emulators(*NET_LINK)
+            for key, label in net_labels.items():
+                bench.add_row(label, net_runs[key])
+            bench.fresh_emulators()
 
         if want("4"):
             many = OUT / "data" / "many"

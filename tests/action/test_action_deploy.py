@@ -85,8 +85,10 @@ def test_space_deploy_sets_the_six_outputs(job, hub, unique):
     assert out["repo_url"].rstrip("/").endswith(f"/spaces/alice/{unique}")
     assert out["space_url"].startswith("http")
     assert out["proxy_enabled"] == "false"
-    assert set(hub.list_repo_files(f"alice/{unique}", repo_type="space")) >= set(GRADIO_APP)
-    assert "not-deployed.txt" not in hub.list_repo_files(f"alice/{unique}", repo_type="space")
+    # At the commit the deploy reported: right after a commit, `main` may still read as the previous head.
+    files = set(hub.list_repo_files(f"alice/{unique}", repo_type="space", revision=out["commit_sha"]))
+    assert files >= set(GRADIO_APP)
+    assert "not-deployed.txt" not in files
     assert result.summary.strip(), "the deploy should describe itself in the job summary"
 
 
@@ -119,7 +121,7 @@ def test_model_and_dataset_outputs(job, hub, unique, repo_type, url_part):
     assert out["repo_id"] == f"alice/{unique}"
     assert url_part + unique in out["repo_url"] and "/spaces/" not in out["repo_url"]
     assert out["space_url"] == "" and out["proxy_enabled"] == "false"
-    files = set(hub.list_repo_files(f"alice/{unique}", repo_type=repo_type))
+    files = set(hub.list_repo_files(f"alice/{unique}", repo_type=repo_type, revision=out["commit_sha"]))
     assert "weights.txt" in files and "scratch.tmp" not in files
 
 

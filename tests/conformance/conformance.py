@@ -170,6 +170,24 @@ def _():
         assert (snap / rel).read_bytes() == data, rel
 
 
+@step("HfFileSystem reads byte ranges (206 + Content-Range) of LFS and regular files")
+def _():
+    from huggingface_hub import HfFileSystem
+
+    fs = HfFileSystem(endpoint=ENDPOINT, token=ALICE)
+    big = FILES["big.safetensors"]
+    with fs.open(f"{MODEL}/big.safetensors", "rb", block_size=4096) as handle:
+        handle.seek(5 * 1024 * 1024 + 7)
+        assert handle.read(100) == big[5 * 1024 * 1024 + 7 : 5 * 1024 * 1024 + 107]
+    with fs.open(f"{MODEL}/sub/deep/d.json", "rb", block_size=4) as handle:
+        handle.seek(2)
+        assert handle.read(3) == FILES["sub/deep/d.json"][2:5]
+    clear_journal()
+    fs.read_block(f"{MODEL}/weights.bin", 10, 20)
+    ranged = [e for e in journal() if e["method"] == "GET" and "/resolve/" in e["path"]]
+    assert ranged and all(e["status"] == 206 for e in ranged), ranged
+
+
 @step("re-upload with delete_patterns: unchanged files skipped, stale ones deleted")
 def _():
     before = len(alice.list_repo_commits(MODEL))

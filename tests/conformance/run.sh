@@ -29,6 +29,9 @@ unset HF_TOKEN HUGGING_FACE_HUB_TOKEN
 export CONFORMANCE_WORKDIR="$work"
 
 # The accounts conformance.py expects (its docstring lists them); a page size of 5 exercises pagination.
+# No stale reads: the official client itself reads `main` right after its own commits (model_info, and the tree
+# that upload_folder's delete_patterns plan against), so on a stale read it plans against the previous head, as it
+# would on the Hub. This run checks the wire protocol step by step; hf-deploy's own suites run with stale reads.
 "$PY" "$HERE/../hfdeploy_testing.py" with-emulator --path "$BIN" --workdir "$work/emulator" \
     --user alice:hf_alice_write:write \
     --user alice:hf_alice_read:read \
@@ -36,4 +39,5 @@ export CONFORMANCE_WORKDIR="$work"
     --user carol:hf_carol_write:write:free \
     --org acme:alice \
     --emulator-arg=--tree-page-size --emulator-arg=5 \
+    --emulator-arg=--stale-reads-ms --emulator-arg=0 \
     -- "$PY" "$HERE/$script"

@@ -53,10 +53,14 @@ class Hub:
                 handle.write(f"{repo_type}:{repo_id}\n")
 
     def sha(self, repo_type: str, repo_id: str) -> str:
-        return self.api.repo_info(repo_id, repo_type=repo_type).sha
+        """The head of main. Read from the commit history: repo info and the tree of `main` may still show the
+        previous head for a moment after a commit (the Hub's CDN; the emulator's --stale-reads-ms)."""
+        return self.api.list_repo_commits(repo_id, repo_type=repo_type)[0].commit_id
 
     def files(self, repo_type: str, repo_id: str) -> set[str]:
-        return set(self.api.list_repo_files(repo_id, repo_type=repo_type))
+        """The files at the head of main (listed at its commit id, which is never stale)."""
+        head = self.sha(repo_type, repo_id)
+        return set(self.api.list_repo_files(repo_id, repo_type=repo_type, revision=head))
 
     def cleanup(self) -> None:
         for repo_type, repo_id in reversed(self.created):

@@ -60,9 +60,10 @@ def deploy_and_compare(hub, deployer, workspace, name, repo_type, sdk=None):
         assert key in result.outputs
     assert result.outputs["proxy_enabled"] == "false"
     assert result.outputs["proxy_repo_id"] == "" and result.outputs["proxy_url"] == ""
+    # At the commit the deploy reported: right after a commit, `main` may still read as the previous head.
     downloaded = pathlib.Path(
-        snapshot_download(repo_id, repo_type=repo_type, endpoint=hub.endpoint, token=hub.token,
-                          cache_dir=workspace / "cache")
+        snapshot_download(repo_id, repo_type=repo_type, revision=result.outputs["commit_sha"], endpoint=hub.endpoint,
+                          token=hub.token, cache_dir=workspace / "cache")
     )
     # A Space's README gains front matter; everything else must be byte-equal.
     assert_same_tree(source, downloaded, ignore={"README.md"})

@@ -70,6 +70,9 @@ fn cases() -> Vec<Case> {
         case("plural repo type", &[("huggingface_repo", "alice/x"), ("repo_type", "models")], 2, "space, model, dataset"),
         case("unknown sdk", &[("huggingface_repo", "alice/x"), ("space_sdk", "flask")], 2, "space_sdk"),
         case("versioned sdk", &[("huggingface_repo", "alice/x"), ("space_sdk", "gradio5")], 2, "gradio, streamlit, docker, static"),
+        // The Hub deprecated its built-in Streamlit SDK: say how to deploy it as docker, before creating anything.
+        case("streamlit for a new Space", &[("huggingface_repo", "alice/st"), ("space_sdk", "streamlit")], 2, "Set space_sdk: docker"),
+        case("streamlit points to the template", &[("huggingface_repo", "alice/st"), ("space_sdk", "streamlit")], 2, "streamlit-template-space"),
         Case { src: Src::Missing, ..case("missing source_dir", &[("huggingface_repo", "alice/x")], 2, "source_dir") },
         Case { src: Src::File, ..case("source_dir is a file", &[("huggingface_repo", "alice/x")], 2, "not a directory") },
         case("private not a boolean", &[("huggingface_repo", "alice/x"), ("private", "maybe")], 2, "private"),

@@ -18,10 +18,12 @@ async fn lfs_only_emulator() -> hub_emulator::Emulator {
     emulator_with(|b| b.xet(false)).await
 }
 
+/// Commits that landed. A 412 is not one: a deploy that read `main` while it was still stale (the emulator's
+/// default `--stale-reads-ms`) is refused once and plans again.
 fn commits(emu: &hub_emulator::Emulator, from: usize) -> usize {
     journal_since(emu, from)
         .iter()
-        .filter(|(m, p, _)| m == "POST" && p.contains("/commit/"))
+        .filter(|(m, p, landed)| m == "POST" && p.contains("/commit/") && *landed)
         .count()
 }
 
@@ -116,7 +118,7 @@ async fn one_changed_file_uploads_only_that_file_and_deletions_apply() {
         "{:?}",
         journal_since(&emu, mark)
     );
-    assert_eq!(commits(&emu, mark), 1);
+    assert_eq!(commits(&emu, mark), 1, "{}", run.stdout);
 
     // One small file changes and one is deleted: no LFS upload at all.
     std::fs::write(src.join("a.txt"), b"a2\n").expect("write");
@@ -602,6 +604,90 @@ async fn free_plan_can_create_a_static_space_declared_by_its_readme() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("wins over space_sdk"), "{}", run.stdout);
     assert_tree(&url, &repo(RepoType::Space, "carol/site"), &files).await;
+}
+
+/// Right after a commit the Hub's CDN may serve the previous head for `revision/main` and the tree. Preupload (a
+/// POST) answers for the real head: the deploy plans again there instead of committing on the stale head and
+/// getting a 412. A window of a minute, so every read of this test falls inside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redeploy_while_main_reads_stale_plans_at_the_real_head() {
+    let emu = emulator_with(|b| b.stale_reads_ms(60_000)).await;
+    let url = emu.url().to_string();
+    let (_dir, src) = source(&[("a.txt", b"a\n"), ("b.txt", b"b\n")]);
+    let deploy = || {
+        Deploy::new(&url, Some(ALICE))
+            .input("huggingface_repo", "alice/stale")
+            .input("repo_type", "model")
+            .input("source_dir", &src.display().to_string())
+    };
+    let first = deploy().run().await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    // Unchanged: the stale view lacks both files, preupload tells the real head, and nothing is committed.
+    let mark = emu.journal().len();
+    let again = deploy().run().await;
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("was stale"), "{}", again.stdout);
+    let posts = |from| {
+        journal_since(&emu, from)
+            .into_iter()
+            .filter(|(m, p, _)| m == "POST" && p.contains("/commit/"))
+            .count()
+    };
+    assert_eq!(posts(mark), 0, "no commit, not even a refused one");
+    assert_eq!(again.outputs["commit_sha"], "");
+
+    // One file changed: one commit, on the real head at the first try.
+    std::fs::write(src.join("a.txt"), b"a2\n").expect("write");
+    let mark = emu.journal().len();
+    let changed = deploy().run().await;
+    assert_eq!(changed.code, 0, "{}\n{}", changed.stdout, changed.stderr);
+    assert_eq!(posts(mark), 1, "{}", changed.stdout);
+    assert_tree_at(
+        &url,
+        &repo(RepoType::Model, "alice/stale"),
+        &changed.outputs["commit_sha"],
+        &[("a.txt", b"a2\n"), ("b.txt", b"b\n")],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_streamlit_space_is_deployed_with_a_warning() {
+    // The Hub no longer creates Streamlit Spaces, but one created before (here: made docker, then given a
+    // `sdk: streamlit` README) keeps building; its own README is deployed as is.
+    let emu = emulator().await;
+    let url = emu.url().to_string();
+    let readme: &[u8] = b"---\ntitle: Legacy\nsdk: streamlit\n---\n";
+    let files: Vec<(&str, &[u8])> = vec![
+        ("app.py", b"import streamlit as st\n"),
+        ("README.md", readme),
+    ];
+    let (_dir, src) = source(&[("Dockerfile", b"FROM scratch\n")]);
+    let first = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/legacy")
+        .input("space_sdk", "docker")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let (_dir2, src) = source(&files);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/legacy")
+        .input("space_sdk", "streamlit")
+        .input("source_dir", &src.display().to_string())
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.visible().contains("deprecated"), "{}", run.visible());
+    assert!(run.stdout.contains("RUNNING"), "{}", run.stdout);
+    assert_tree_at(
+        &url,
+        &repo(RepoType::Space, "alice/legacy"),
+        &run.outputs["commit_sha"],
+        &files,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

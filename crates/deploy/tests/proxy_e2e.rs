@@ -452,6 +452,55 @@ async fn bad_suffixes_and_someone_elses_space_get_exit_2_before_any_write() {
     );
 }
 
+/// Someone's app committed a moment ago: the Hub's CDN still serves the Space's first commit, which looks like a
+/// proxy whose first run stopped early. The deploy judges by the current head and refuses, writing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_elses_space_is_refused_even_while_its_reads_are_stale() {
+    let emu = emulator_with(|b| b.stale_reads_ms(60_000)).await;
+    let url = emu.url().to_string();
+    let c = client(&url);
+    let theirs = repo(RepoType::Space, "alice/web-proxy");
+    c.create_repo(
+        &theirs,
+        &hub::CreateRepo {
+            space_sdk: Some(hub::SpaceSdk::Gradio),
+            ..hub::CreateRepo::default()
+        },
+    )
+    .await
+    .expect("create");
+    c.commit(
+        &theirs,
+        "main",
+        &hub::CommitRequest {
+            summary: "their app".into(),
+            operations: vec![hub::CommitOperation::AddBytes {
+                path: "app.py".into(),
+                content: b"print(1)\n".to_vec(),
+            }],
+            ..hub::CommitRequest::default()
+        },
+    )
+    .await
+    .expect("commit");
+    let before = emu.mutation_count();
+    let (_dir, path) = source(APP);
+    let run = Deploy::new(&url, Some(ALICE))
+        .input("huggingface_repo", "alice/web")
+        .input("space_sdk", "gradio")
+        .input("create_proxy", "true")
+        .input("source_dir", path.to_str().expect("utf-8"))
+        .run()
+        .await;
+    assert_eq!(run.code, 2, "{}", run.visible());
+    assert!(
+        run.visible().contains("not an hf-deploy proxy"),
+        "{}",
+        run.visible()
+    );
+    assert_eq!(emu.mutation_count(), before, "nothing written");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_with_create_proxy_writes_nothing_and_names_the_proxy() {
     let emu = emulator().await;

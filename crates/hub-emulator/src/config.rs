@@ -163,8 +163,9 @@ pub struct Config {
 }
 
 /// Behaviours of huggingface.co on a bad day. The default is a realistic Hub: builds that lag a little,
-/// settings writes that restart the Space, Hub-shaped accounts; [`Realism::instant`] is the ideal one, for a
-/// test that says why it needs it. Stale reads, budgets, faults and link shaping stay opt-in.
+/// settings writes that restart the Space, Hub-shaped accounts, reads that stay stale for a moment after a
+/// commit, and the commit budgets the Hub's clients work within; [`Realism::instant`] is the ideal one, for a
+/// test that says why it needs it. Faults and link shaping stay opt-in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Realism {
     /// After a commit, create, restart or settings restart, the runtime keeps reporting the
@@ -194,12 +195,28 @@ pub struct Realism {
 /// The default build lag: short, so tests stay fast, but never zero.
 pub const DEFAULT_BUILD_LAG_MS: u64 = 200;
 
+/// The default stale-read window after a commit: short, so tests stay fast, but long enough that a read right
+/// after a commit sees the previous head, as from the Hub's CDN.
+pub const DEFAULT_STALE_READS_MS: u64 = 200;
+
+/// The most operations a commit may carry: huggingface_hub documents `create_commit` as "limited to 25k LFS
+/// files" (see docs/contracts.md for the evidence).
+pub const DEFAULT_COMMIT_MAX_OPS: usize = 25_000;
+
+/// The server time a commit may take before the client gets a 504 (the commit still lands). The Hub does not
+/// publish one; its API answers through CloudFront (60 s is the longest origin timeout it allows without a quota
+/// raise) and the official client aims at commits under 40 s. An estimate, see docs/contracts.md.
+pub const DEFAULT_COMMIT_TIMEOUT_MS: u64 = 60_000;
+
 impl Default for Realism {
     fn default() -> Self {
         Realism {
             build_lag_ms: DEFAULT_BUILD_LAG_MS,
             settings_restart: true,
             hub_accounts: true,
+            stale_reads_ms: DEFAULT_STALE_READS_MS,
+            commit_max_ops: Some(DEFAULT_COMMIT_MAX_OPS),
+            commit_timeout_ms: DEFAULT_COMMIT_TIMEOUT_MS,
             ..Realism::instant()
         }
     }

@@ -47,6 +47,7 @@ mod xet_store;
 
 pub use config::{
     parse_bandwidth, Config, OrgSpec, Plan, Realism, Role, UserSpec, DEFAULT_BUILD_LAG_MS,
+    DEFAULT_COMMIT_MAX_OPS, DEFAULT_COMMIT_TIMEOUT_MS, DEFAULT_STALE_READS_MS,
 };
 pub use context::{AppRunner, SpaceRun};
 pub use faults::{FaultAction, FaultRule, FaultTrigger};
@@ -128,8 +129,8 @@ impl EmulatorBuilder {
         self.config.multipart_chunk_size = chunk.max(1);
         self
     }
-    /// Build lag: after a commit, create, restart or settings restart the runtime keeps the
-    /// previous settled stage this long before `BUILDING` shows (0 = off, the default).
+    /// The ideal Hub: no build lag, no settings restarts, no stale reads, no commit budgets, the emulator's
+    /// own account shapes. For a test that says why it needs one.
     pub fn instant(mut self) -> Self {
         self.config.realism = Realism::instant();
         self
@@ -139,6 +140,8 @@ impl EmulatorBuilder {
         self.config.xet = on;
         self
     }
+    /// Build lag: after a commit, create, restart or settings restart the runtime keeps the
+    /// previous settled stage this long before `BUILDING` shows (0 = off; default 200).
     pub fn build_lag_ms(mut self, ms: u64) -> Self {
         self.config.realism.build_lag_ms = ms;
         self
@@ -148,24 +151,24 @@ impl EmulatorBuilder {
         self.config.realism.build_ms = ms;
         self
     }
-    /// Every secret or variable write restarts the Space, as on the Hub (default off).
+    /// Every secret or variable write restarts the Space, as on the Hub (default on).
     pub fn settings_restart(mut self, on: bool) -> Self {
         self.config.realism.settings_restart = on;
         self
     }
-    /// Commits with more operations answer 504 and do not land (default: no limit).
+    /// Commits with more operations answer 504 and do not land (0 = no limit; default 25,000).
     pub fn commit_max_ops(mut self, n: usize) -> Self {
-        self.config.realism.commit_max_ops = Some(n);
+        self.config.realism.commit_max_ops = (n > 0).then_some(n);
         self
     }
     /// Commits whose handling, body upload included, takes longer land and then answer 504
-    /// (0 = off, the default).
+    /// (0 = off; default 60 s).
     pub fn commit_timeout_ms(mut self, ms: u64) -> Self {
         self.config.realism.commit_timeout_ms = ms;
         self
     }
     /// For this long after a commit, repo info, `revision/main` and tree listings of `main`
-    /// still show the previous head (0 = off, the default).
+    /// still show the previous head (0 = off; default 200).
     pub fn stale_reads_ms(mut self, ms: u64) -> Self {
         self.config.realism.stale_reads_ms = ms;
         self
@@ -181,7 +184,7 @@ impl EmulatorBuilder {
         self
     }
     /// Hub-shaped accounts: whoami without a user-level `plan` (only `isPro`), and free
-    /// accounts may create Gradio Spaces on `zero-a10g` (default off).
+    /// accounts may create Gradio Spaces on `zero-a10g` (default on).
     pub fn hub_accounts(mut self, on: bool) -> Self {
         self.config.realism.hub_accounts = on;
         self

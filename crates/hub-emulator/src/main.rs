@@ -37,6 +37,8 @@ Spaces:
   A commit puts a Space in BUILDING; after --build-polls runtime reads it becomes RUNNING, or
   CONFIG_ERROR (README without sdk), NO_APP_FILE (docker without Dockerfile, static without
   index.html, gradio without app.py) or BUILD_ERROR (a file named BUILD_ERROR in the repo).
+  A Space is created with sdk gradio, docker or static; sdk streamlit answers 400 with the way
+  to Docker (the Hub deprecated that SDK), while a README saying sdk: streamlit still builds.
 
 Faults (--fault SPEC, repeatable; or POST /_emulator/faults {\"spec\": SPEC}):
   SPEC = [METHOD] PATH ACTION [OPTION]...
@@ -53,15 +55,23 @@ Faults (--fault SPEC, repeatable; or POST /_emulator/faults {\"spec\": SPEC}):
             --fault '* /api/ 429 retry-after=1 p=0.3 seed=42'   --fault 'GET /api/whoami-v2 delay=500'
 
 The Hub at its worst (realistic by default: --build-lag-ms 200, --settings-restart true,
---hub-accounts true; the others off): --build-lag-ms, --build-ms, --settings-restart,
---commit-max-ops, --commit-timeout-ms, --commit-lands-then-fails, --stale-reads-ms,
---latency-ms, --bandwidth, --hub-accounts; and the land-then-* fault actions.
+--hub-accounts true, --stale-reads-ms 200, --commit-max-ops 25000, --commit-timeout-ms 60000;
+the others off): --build-lag-ms, --build-ms, --settings-restart, --commit-max-ops,
+--commit-timeout-ms, --commit-lands-then-fails, --stale-reads-ms, --latency-ms, --bandwidth,
+--hub-accounts; and the land-then-* fault actions. The ideal Hub: --build-lag-ms 0
+--settings-restart false --hub-accounts false --stale-reads-ms 0 --commit-max-ops 0
+--commit-timeout-ms 0.
+
+Downloads: GET|HEAD /{prefix}NS/NAME/resolve/REV/PATH serves the content (LFS files with
+X-Linked-Size and X-Linked-Etag), /raw/REV/PATH the git blob (an LFS file's pointer); both
+answer a single Range: bytes=A-B (A-, -N) with 206 and Content-Range, past the end 416.
 
 Control API (unauthenticated, for tests): GET|DELETE /_emulator/journal (entries: method,
 path without query, status, mutating, bytes_in), POST|GET|DELETE /_emulator/faults,
 GET /_emulator/spaces/NS/NAME/secrets (and /variables), POST /_emulator/spaces/NS/NAME/upstream
 {\"url\": ...} (forward the Space's app to a real server), POST
-/_emulator/repos/TYPE/NS/NAME/created_at {\"createdAt\": RFC3339}, GET /_emulator/token-leaks.
+/_emulator/repos/TYPE/NS/NAME/created_at {\"createdAt\": RFC3339}, GET /_emulator/token-leaks,
+GET /_emulator/repos/TYPE/NS/NAME/refs/BRANCH ({\"commit\": ID}: the real head, never stale).
 
 SIGTERM or SIGINT stop it.";
 
@@ -113,16 +123,17 @@ struct Cli {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL",
           num_args = 0..=1, default_missing_value = "true")]
     settings_restart: bool,
-    /// Commits with more than N operations answer 504 Gateway Time-out and do not land.
-    #[arg(long, value_name = "N")]
-    commit_max_ops: Option<usize>,
+    /// Commits with more than N operations answer 504 Gateway Time-out and do not land (the
+    /// official client documents 25k LFS files per commit). 0 = no limit.
+    #[arg(long, default_value_t = hub_emulator::DEFAULT_COMMIT_MAX_OPS, value_name = "N")]
+    commit_max_ops: usize,
     /// Commits whose handling (body upload included) takes longer than this land, then answer
-    /// 504. 0 = off.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
+    /// 504 (an estimate of the Hub's proxy timeout). 0 = off.
+    #[arg(long, default_value_t = hub_emulator::DEFAULT_COMMIT_TIMEOUT_MS, value_name = "MS")]
     commit_timeout_ms: u64,
     /// For this long after a commit, repo info, revision/main and tree listings of main still
     /// show the previous head, like the Hub's CDN. 0 = off.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
+    #[arg(long, default_value_t = hub_emulator::DEFAULT_STALE_READS_MS, value_name = "MS")]
     stale_reads_ms: u64,
     /// Latency added to every Hub request (API and LFS transfers). 0 = off.
     #[arg(long, default_value_t = 0, value_name = "MS")]
@@ -162,13 +173,11 @@ async fn main() -> anyhow::Result<()> {
         .build_ms(cli.build_ms)
         .settings_restart(cli.settings_restart)
         .commit_timeout_ms(cli.commit_timeout_ms)
+        .commit_max_ops(cli.commit_max_ops)
         .stale_reads_ms(cli.stale_reads_ms)
         .latency_ms(cli.latency_ms)
         .hub_accounts(cli.hub_accounts)
         .xet(cli.xet);
-    if let Some(n) = cli.commit_max_ops {
-        b = b.commit_max_ops(n);
-    }
     if let Some(rate) = cli.bandwidth {
         b = b.bandwidth(rate);
     }

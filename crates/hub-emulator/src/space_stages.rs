@@ -215,19 +215,30 @@ pub fn subdomain(id: &str) -> String {
 pub fn runtime_json(repo: &Repo, space: &SpaceState) -> Value {
     let running = space.stage == "RUNNING";
     let domain = space.host.trim_start_matches("http://").to_string();
-    let mut v = json!({
-        "stage": space.stage,
-        "hardware": {
+    let sdk = repo
+        .head()
+        .and_then(|c| front_matter_sdk(&c.tree))
+        .unwrap_or_else(|| space.created_sdk.clone());
+    // As recorded on huggingface.co: a static Space runs on no hardware and never sleeps (no `gcTimeout`).
+    let hardware = if sdk == "static" {
+        json!({"current": null, "requested": null})
+    } else {
+        json!({
             "current": if running { Value::String(space.hardware.clone()) } else { Value::Null },
             "requested": space.hardware,
-        },
+        })
+    };
+    let mut v = json!({
+        "stage": space.stage,
+        "hardware": hardware,
         "storage": Value::Null,
-        "gcTimeout": space.sleep_time.unwrap_or(172800),
         "replicas": if running { json!({"requested": 1, "current": 1}) } else { json!({"requested": 1}) },
         "devMode": false,
         "domains": [{"domain": domain, "stage": "READY"}],
-        "sdk": repo.head().and_then(|c| front_matter_sdk(&c.tree)).unwrap_or_else(|| space.created_sdk.clone()),
     });
+    if sdk != "static" {
+        v["gcTimeout"] = json!(space.sleep_time.unwrap_or(172800));
+    }
     if let Some(sha) = repo.head().map(|c| c.id.clone()) {
         v["sha"] = json!(sha);
     }

@@ -93,6 +93,18 @@ fn help_documents_the_hub_at_its_worst() {
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
+    // The realistic defaults are stated, and so are the downloads and the never-stale control route.
+    for text in [
+        "--stale-reads-ms 200",
+        "--commit-max-ops 25000",
+        "--commit-timeout-ms 60000",
+        "Range: bytes=A-B",
+        "/raw/REV/PATH",
+        "refs/BRANCH",
+        "sdk streamlit answers 400",
+    ] {
+        assert!(help.contains(text), "--help lacks {text}");
+    }
     let out = Command::new(bin())
         .args(["--bandwidth", "fast"])
         .output()

@@ -1,6 +1,7 @@
 //! The Hub at its worst: build lag, timed builds, restarts on settings writes, commit budgets,
-//! commits that land and then fail, stale reads, link shaping and Hub-shaped accounts. Every
-//! behaviour is off by default; each test turns one on and shows what changes.
+//! commits that land and then fail, stale reads, link shaping and Hub-shaped accounts. These tests
+//! start from the ideal Hub (`common::builder`), turn one behaviour on and show what changes; the
+//! realistic defaults are pinned at the end.
 
 mod common;
 
@@ -335,6 +336,90 @@ async fn branch_reads_are_stale_right_after_a_commit() {
     assert_status(&by_id, StatusCode::OK);
     tokio::time::sleep_until((committed + Duration::from_millis(1600)).into()).await;
     assert_eq!(api.head_sha("models", "alice/m").await, new);
+}
+
+#[tokio::test]
+async fn the_control_api_reads_the_real_head_while_main_is_stale() {
+    let emu = builder()
+        .stale_reads_ms(60_000)
+        .start()
+        .await
+        .expect("start");
+    let api = Api::new(&emu, ALICE);
+    api.create("alice/m", "model", false, None).await;
+    let old = api.head_sha("models", "alice/m").await;
+    let r = api
+        .commit("models", "alice/m", None, &[file_line("new.txt", b"x")])
+        .await;
+    let new: Value = r.json().await.expect("json");
+    assert_eq!(
+        api.head_sha("models", "alice/m").await,
+        old,
+        "main is stale"
+    );
+    let real: Value = client()
+        .get(format!(
+            "{}/_emulator/repos/model/alice/m/refs/main",
+            emu.url()
+        ))
+        .send()
+        .await
+        .expect("control")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(real["commit"], new["commitOid"]);
+    let missing = client()
+        .get(format!(
+            "{}/_emulator/repos/model/alice/m/refs/nope",
+            emu.url()
+        ))
+        .send()
+        .await
+        .expect("control");
+    assert_status(&missing, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn the_default_is_the_realistic_hub() {
+    let d = hub_emulator::Realism::default();
+    assert_eq!(d.stale_reads_ms, hub_emulator::DEFAULT_STALE_READS_MS);
+    assert!(d.stale_reads_ms > 0);
+    assert_eq!(d.commit_max_ops, Some(25_000));
+    assert_eq!(d.commit_timeout_ms, 60_000);
+    assert!(d.build_lag_ms > 0 && d.settings_restart && d.hub_accounts);
+    let ideal = hub_emulator::Realism::instant();
+    assert_eq!(
+        (
+            ideal.stale_reads_ms,
+            ideal.commit_max_ops,
+            ideal.commit_timeout_ms
+        ),
+        (0, None, 0)
+    );
+}
+
+#[tokio::test]
+async fn the_default_emulator_serves_stale_main_right_after_a_commit() {
+    // The default builder (not `instant`), with a window a busy machine cannot miss.
+    let emu = hub_emulator::Emulator::builder()
+        .user("alice", ALICE, hub_emulator::Role::Write)
+        .stale_reads_ms(60_000)
+        .start()
+        .await
+        .expect("start");
+    let api = Api::new(&emu, ALICE);
+    api.create("alice/m", "model", false, None).await;
+    let old = api.head_sha("models", "alice/m").await;
+    api.commit("models", "alice/m", None, &[file_line("new.txt", b"x")])
+        .await;
+    assert_eq!(api.head_sha("models", "alice/m").await, old);
+    // Budgets on by default: a commit of 25,001 operations is refused without landing.
+    let lines: Vec<Value> = (0..25_001)
+        .map(|i| json!({"key": "deletedFile", "value": {"path": format!("f{i}")}}))
+        .collect();
+    let r = api.commit("models", "alice/m", None, &lines).await;
+    assert_status(&r, StatusCode::GATEWAY_TIMEOUT);
 }
 
 #[tokio::test]

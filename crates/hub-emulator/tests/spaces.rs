@@ -422,3 +422,38 @@ async fn app_listener_can_forward_to_a_real_upstream() {
         .expect("get");
     assert_status(&r, StatusCode::NOT_FOUND);
 }
+
+/// The Hub deprecated its built-in Streamlit SDK (2025-04-30): a new Space cannot be created with it, and the
+/// answer says what to do instead. A Space whose README already says `sdk: streamlit` still builds.
+#[tokio::test]
+async fn streamlit_spaces_are_no_longer_created_but_old_ones_still_build() {
+    let emu = start().await;
+    let api = Api::new(&emu, ALICE);
+    let r = api
+        .create("alice/st", "space", false, Some("streamlit"))
+        .await;
+    assert_status(&r, StatusCode::BAD_REQUEST);
+    let error: Value = r.json().await.expect("json");
+    let text = error["error"].as_str().expect("error text");
+    assert!(
+        text.contains("Docker") && text.contains("streamlit-template-space"),
+        "{text}"
+    );
+    assert_eq!(emu.mutation_count(), 0);
+
+    // A legacy Space: created before the deprecation (here: as docker), its README names streamlit.
+    api.create("alice/legacy", "space", false, Some("docker"))
+        .await;
+    api.commit(
+        "spaces",
+        "alice/legacy",
+        None,
+        &[
+            file_line("README.md", b"---\nsdk: streamlit\n---\n"),
+            file_line("app.py", b"import streamlit as st\n"),
+        ],
+    )
+    .await;
+    assert_eq!(stage(&api, "alice/legacy").await.0, "BUILDING");
+    assert_eq!(stage(&api, "alice/legacy").await.0, "RUNNING");
+}

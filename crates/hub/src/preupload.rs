@@ -42,6 +42,9 @@ pub struct PreuploadResult {
     pub should_ignore: bool,
     /// Oid of the file already at that path: sha256 for LFS, git blob sha1 for regular.
     pub remote_oid: Option<String>,
+    /// The revision's head the Hub answered for (`commitOid`). Preupload is a POST, never served from the CDN:
+    /// when this differs from the head read from `revision/{rev}`, that read was stale (or the branch moved).
+    pub head: Option<String>,
 }
 
 /// An LFS object to negotiate.
@@ -96,8 +99,11 @@ pub(crate) struct LfsAction {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RawPreupload {
     files: Vec<RawPreuploadFile>,
+    #[serde(default)]
+    commit_oid: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +178,7 @@ impl HubClient {
                     read_json(response).await
                 })
                 .await?;
+            let head = raw.commit_oid.filter(|o| !o.is_empty());
             let mut by_path: HashMap<String, RawPreuploadFile> =
                 raw.files.into_iter().map(|f| (f.path.clone(), f)).collect();
             for f in chunk {
@@ -193,6 +200,7 @@ impl HubClient {
                     upload_mode,
                     should_ignore: r.should_ignore,
                     remote_oid: r.oid.filter(|o| !o.is_empty()),
+                    head: head.clone(),
                 });
             }
         }

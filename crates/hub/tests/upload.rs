@@ -171,8 +171,9 @@ async fn paged_tree_lists_every_file() {
         operations: ops,
         ..Default::default()
     };
-    c.commit(&repo, "main", &commit).await.unwrap();
-    let tree = c.list_tree(&repo, "main").await.unwrap();
+    let info = c.commit(&repo, "main", &commit).await.unwrap();
+    // At the commit id: `main` may read as the previous head for a moment (the emulator's default stale reads).
+    let tree = c.list_tree(&repo, &info.commit_oid).await.unwrap();
     for i in 0..10 {
         let path = format!("d{}/f{i}.txt", i % 3);
         let e = tree

@@ -181,6 +181,10 @@ fn readme(
     }
     let readme = space_readme(files, sdk)
         .map_err(|e| Failure::input(format!("source_dir: cannot read README.md ({e})")))?;
+    if readme.rewritten.is_some() && readme.sdk == SpaceSdk::Streamlit {
+        // We would write `sdk: streamlit` into the README ourselves: a Space the Hub no longer builds for new apps.
+        return Err(streamlit_retired());
+    }
     if let Some(note) = &readme.rewritten {
         ctx.reporter.info(note);
     }
@@ -192,6 +196,18 @@ fn readme(
         ));
     }
     Ok(readme.sdk)
+}
+
+/// `space_sdk: streamlit` for a Space we would create or whose README we would write: the Hub deprecated its
+/// built-in Streamlit SDK on 2025-04-30 and creates Streamlit apps as Docker Spaces from a template.
+fn streamlit_retired() -> Failure {
+    Failure::input(
+        "space_sdk: streamlit is no longer offered by the Hub for new Spaces (its built-in Streamlit SDK was \
+         deprecated on 2025-04-30; Streamlit apps are now Docker Spaces). Set space_sdk: docker, add a Dockerfile \
+         that installs your requirements and runs `streamlit run app.py --server.port=8501 --server.address=0.0.0.0`, \
+         and put `app_port: 8501` in README.md's front matter, as the Hub's Streamlit template does: \
+         https://huggingface.co/spaces/streamlit/streamlit-template-space. Nothing was changed on the Hub.",
+    )
 }
 
 /// A visibility that differs from `private` is only reported; a repo to create must be creatable.
@@ -207,6 +223,13 @@ fn check_repo_state(
         Some(info) => {
             // Only private vs not can be read back (a protected Space reads as not private).
             let wanted_private = cfg.visibility.map(|v| v == Visibility::Private);
+            if repo.repo_type == RepoType::Space && sdk == SpaceSdk::Streamlit {
+                ctx.reporter.warn(
+                    "README.md says `sdk: streamlit`, a built-in SDK the Hub deprecated on 2025-04-30: this Space \
+                     keeps it, but consider moving it to the Docker SDK (see the Hub's Streamlit template, \
+                     https://huggingface.co/spaces/streamlit/streamlit-template-space)",
+                );
+            }
             if wanted_private.is_some_and(|p| p != info.private) {
                 let is = if info.private { "private" } else { "public" };
                 ctx.reporter.warn(&format!(
@@ -222,6 +245,9 @@ fn check_repo_state(
             "revision: {} does not exist yet, so it has no branch {:?}; deploy to main first",
             repo.id, cfg.revision
         ))),
+        None if repo.repo_type == RepoType::Space && sdk == SpaceSdk::Streamlit => {
+            Err(streamlit_retired())
+        }
         None if repo.repo_type == RepoType::Space => check_plan(
             who,
             &repo.id.namespace,

@@ -7,9 +7,11 @@ use hub::{HubError, RepoId, RepoRef, Token, WhoAmI};
 
 use crate::context::Ctx;
 use crate::failure::Failure;
+use crate::plan::files;
 use crate::plan::proxy::ProxyState;
 use crate::proxy_space::{settings, template};
 use crate::report::Report;
+use crate::source::LocalFile;
 
 /// Files a freshly created Space holds before we write the template.
 const FRESH_SPACE_FILES: &[&str] = &[".gitattributes", "README.md"];
@@ -55,8 +57,28 @@ pub async fn read(
         ctx.client.list_space_secrets(&id),
     );
     let variables = variables.map_err(hub_err("reading the variables of"))?;
-    let tree = tree.map_err(hub_err("listing"))?;
+    let mut tree = tree.map_err(hub_err("listing"))?;
     if !variables.contains_key(settings::TARGET_URL) {
+        // Right after someone's commit the Hub's CDN may still serve the Space's first commit, which looks like
+        // a proxy whose first run stopped early: judge by the current head (preupload's answer, never cached).
+        let target = files::Target {
+            client: &ctx.client,
+            repo: &proxy_ref,
+            revision: "main",
+            create_pr: false,
+            git_ignore: None,
+        };
+        let probe = LocalFile::from_bytes("README.md", b"---\n---\n".to_vec());
+        if let Some(head) = files::current_head(&target, &probe)
+            .await?
+            .filter(|h| *h != info.sha)
+        {
+            tree = ctx
+                .client
+                .list_tree(&proxy_ref, &head)
+                .await
+                .map_err(hub_err("listing"))?;
+        }
         // Not (yet) ours. A Space that still holds only what the Hub writes on creation is a proxy whose first
         // run stopped early; anything else is someone's app, which we must not overwrite.
         if let Some(other) = tree

@@ -34,7 +34,11 @@ pub async fn run(
     let repo = &plan.repo;
     // A repo created now is planned again against its first commit (the Hub writes .gitattributes).
     let (head, first) = match plan.create {
-        Some(sdk) => (Some(create_repo(ctx, repo, sdk).await?), None),
+        Some(sdk) => {
+            let created = create_repo(ctx, repo, sdk).await?;
+            syncer.start_at(created.sha.clone());
+            (Some(created), None)
+        }
         None => (head, Some(plan.files)),
     };
     if repo.repo_type == RepoType::Space {

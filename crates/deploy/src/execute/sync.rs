@@ -21,6 +21,8 @@ use crate::tuning::CommitLimits;
 const MAX_REPLANS: usize = 5;
 /// Commits retried after a failure that may or may not have landed (each in parts half as large).
 const MAX_UNCERTAIN: usize = 4;
+/// Plans made again because preupload answered for a newer head than the branch read (a stale read).
+const MAX_FRESH_REPLANS: usize = 2;
 
 /// Whether planning may start uploading the files that are LFS whatever preupload answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,9 @@ pub struct Syncer<'a> {
     early_log: Option<Reporter>,
     /// Starts at the tuning's; halved after a commit that failed without a clear answer.
     limits: CommitLimits,
+    /// A head the caller just read (e.g. right after creating the repo): the first plan uses it instead of
+    /// reading the branch again.
+    known_head: Option<String>,
 }
 
 impl<'a> Syncer<'a> {
@@ -69,7 +74,13 @@ impl<'a> Syncer<'a> {
             uploaded: HashSet::new(),
             early_log: None,
             limits: ctx.tuning.commit_limits,
+            known_head: None,
         }
+    }
+
+    /// The branch's head as the caller just read it; the first plan made without a plan given starts there.
+    pub fn start_at(&mut self, sha: String) {
+        self.known_head = Some(sha);
     }
 
     /// The proxy Space: its main branch holds exactly the template (plus `.gitattributes`).
@@ -88,8 +99,74 @@ impl<'a> Syncer<'a> {
     }
 
     /// The plan against `tree` at `head`: unchanged files from the tree alone, modes of the others from
-    /// preupload. With [`EarlyUploads::Start`], changed files over 10 MiB upload meanwhile.
+    /// preupload. With [`EarlyUploads::Start`], changed files over 10 MiB upload meanwhile. When preupload
+    /// answers for a newer head (the branch read was stale, served by the Hub's CDN, or the branch moved), the
+    /// plan is made again at that commit, listed by id: a commit on the stale head would only get a 412.
     pub async fn plan(
+        &mut self,
+        files: &[Arc<LocalFile>],
+        head: String,
+        tree: &[TreeEntry],
+        early: EarlyUploads,
+    ) -> Result<FilePlan, Failure> {
+        let mut plan = self.plan_once(files, head, tree, early).await?;
+        for _ in 0..MAX_FRESH_REPLANS {
+            // A pull request's preupload answers for its base, not the branch it commits to.
+            if plan.is_empty() || self.create_pr {
+                break;
+            }
+            let answered = match plan.answered_head.take() {
+                Some(head) => Some(head),
+                // Every mode was known (a re-plan): ask about one file, for the head alone.
+                None => self.current_head(files, &plan).await?,
+            };
+            let Some(newer) = answered.filter(|h| *h != plan.parent) else {
+                break;
+            };
+            self.release_log();
+            self.ctx.reporter.info(&format!(
+                "{} is already at {} (the read of {} was stale): planning at that commit",
+                self.repo.id,
+                newer.get(..12).unwrap_or(&newer),
+                self.revision
+            ));
+            let tree = self
+                .ctx
+                .client
+                .list_tree(&self.repo, &newer)
+                .await
+                .map_err(|e| Failure::hub(&format!("listing the files of {}", self.repo.id), e))?;
+            plan = self.plan_once(files, newer, &tree, early).await?;
+        }
+        Ok(plan)
+    }
+
+    /// The branch's current head from preupload, asked about a file of the plan (else any file of the folder).
+    async fn current_head(
+        &self,
+        files: &[Arc<LocalFile>],
+        plan: &FilePlan,
+    ) -> Result<Option<String>, Failure> {
+        let Some(file) = plan
+            .uploads
+            .first()
+            .map(|u| &u.file)
+            .or_else(|| files.first())
+        else {
+            return Ok(None);
+        };
+        let git_ignore = git_ignore(files)?;
+        let target = files::Target {
+            client: &self.ctx.client,
+            repo: &self.repo,
+            revision: &self.revision,
+            create_pr: self.create_pr,
+            git_ignore: git_ignore.as_deref(),
+        };
+        files::current_head(&target, file).await
+    }
+
+    async fn plan_once(
         &mut self,
         files: &[Arc<LocalFile>],
         head: String,
@@ -202,23 +279,28 @@ impl<'a> Syncer<'a> {
         heading: Heading,
     ) -> Result<FilePlan, Failure> {
         let client = &self.ctx.client;
-        let head = client
-            .repo_info(&self.repo, Some(&self.revision))
-            .await
-            .map_err(|e| Failure::hub(&format!("reading {}", self.repo.id), e))?
-            .ok_or_else(|| {
-                Failure::runtime(format!(
-                    "{} {} disappeared during the deploy",
-                    self.repo.repo_type, self.repo.id
-                ))
-            })?;
+        let head = match self.known_head.take() {
+            Some(sha) => sha,
+            None => {
+                client
+                    .repo_info(&self.repo, Some(&self.revision))
+                    .await
+                    .map_err(|e| Failure::hub(&format!("reading {}", self.repo.id), e))?
+                    .ok_or_else(|| {
+                        Failure::runtime(format!(
+                            "{} {} disappeared during the deploy",
+                            self.repo.repo_type, self.repo.id
+                        ))
+                    })?
+                    .sha
+            }
+        };
+        // By commit id: the tree of exactly that head (a branch listing could be newer, or cached).
         let tree = client
-            .list_tree(&self.repo, &self.revision)
+            .list_tree(&self.repo, &head)
             .await
             .map_err(|e| Failure::hub(&format!("listing the files of {}", self.repo.id), e))?;
-        let plan = self
-            .plan(files, head.sha, &tree, EarlyUploads::Start)
-            .await?;
+        let plan = self.plan(files, head, &tree, EarlyUploads::Start).await?;
         let heading = human::plan_heading(&self.repo, &self.revision, self.create_pr, heading);
         self.ctx.reporter.show_plan(&heading, &plan);
         self.release_log();

@@ -15,8 +15,8 @@ use crate::source::LocalFile;
 
 /// Files per preupload request: the Hub's limit, as huggingface_hub sends.
 const PREUPLOAD_CHUNK: usize = hub::MAX_FILES_PER_REQUEST;
-/// Preupload requests in flight at once.
-const PREUPLOAD_CONCURRENCY: usize = 4;
+/// Preupload requests in flight at once: a cold deploy of 2,000 files (8 requests) asks in one round trip.
+const PREUPLOAD_CONCURRENCY: usize = 8;
 
 /// The only remote file that is never deleted: it holds the repo's LFS rules.
 pub const KEEP: &str = ".gitattributes";
@@ -56,6 +56,9 @@ pub struct FilePlan {
     pub unchanged: usize,
     /// Files the repo's `.gitignore` makes the Hub ignore.
     pub ignored: Vec<String>,
+    /// The head preupload answered for (`None` when no file was asked about). When it differs from `parent`, the
+    /// reads the plan was made from were stale (the Hub's CDN) or the branch moved since.
+    pub answered_head: Option<String>,
 }
 
 impl FilePlan {
@@ -228,6 +231,14 @@ pub async fn build(
         .try_collect()
         .await?;
     let asked: HashMap<&str, &Arc<LocalFile>> = ask.iter().map(|f| (f.path.as_str(), *f)).collect();
+    // Chunks answered at different moments may name different heads: a newer one wins.
+    let answered_head = answers
+        .iter()
+        .flatten()
+        .filter_map(|a| a.head.as_deref())
+        .find(|h| *h != parent)
+        .or_else(|| answers.iter().flatten().find_map(|a| a.head.as_deref()))
+        .map(str::to_string);
     for answer in answers.into_iter().flatten() {
         if let Some(file) = asked.get(answer.path.as_str()) {
             cache.modes.insert(
@@ -240,6 +251,7 @@ pub async fn build(
         parent,
         deletes: diff.deletes,
         unchanged: diff.unchanged,
+        answered_head,
         ..FilePlan::default()
     };
     for (file, change) in diff.changed {
@@ -267,6 +279,34 @@ pub async fn build(
         }
     }
     Ok(plan)
+}
+
+/// The revision's head as preupload answers it, asking about one file: preupload is a POST, never served from the
+/// Hub's CDN, so this head is current even while `revision/{rev}` still serves the previous one.
+pub async fn current_head(
+    target: &Target<'_>,
+    file: &LocalFile,
+) -> Result<Option<String>, Failure> {
+    let sample = file
+        .sample()
+        .map_err(|e| Failure::runtime(format!("reading {}: {e}", file.path)))?;
+    let probe = PreuploadFile {
+        path: file.path.clone(),
+        size: file.size,
+        sample,
+    };
+    let answer = target
+        .client
+        .preupload(
+            target.repo,
+            target.revision,
+            std::slice::from_ref(&probe),
+            target.create_pr,
+            target.git_ignore,
+        )
+        .await
+        .map_err(|e| Failure::hub("reading the branch's head (preupload)", e))?;
+    Ok(answer.into_iter().find_map(|a| a.head))
 }
 
 /// An added file of `size` bytes (digests are placeholders), for unit tests of what consumes plans.

@@ -221,13 +221,24 @@ pub fn repo(kind: hub::RepoType, id: &str) -> hub::RepoRef {
     hub::RepoRef::new(kind, hub::RepoId::parse(id).expect("repo id"))
 }
 
-/// The remote tree as path → (git oid, LFS sha256), `.gitattributes` left out.
+/// The remote tree as path → (git oid, LFS sha256), `.gitattributes` left out, at the branch's real head (see
+/// [`head`]).
 pub async fn remote_tree(
     url: &str,
     repo: &hub::RepoRef,
 ) -> BTreeMap<String, (String, Option<String>)> {
+    let at = head(url, repo).await;
+    remote_tree_at(url, repo, &at).await
+}
+
+/// The remote tree at a revision (a commit id reads fresh; `main` may be stale for a moment after a commit).
+pub async fn remote_tree_at(
+    url: &str,
+    repo: &hub::RepoRef,
+    revision: &str,
+) -> BTreeMap<String, (String, Option<String>)> {
     let entries = client(url)
-        .list_tree(repo, "main")
+        .list_tree(repo, revision)
         .await
         .expect("list tree");
     entries
@@ -239,7 +250,18 @@ pub async fn remote_tree(
 
 /// Asserts the repo holds exactly `files` (besides `.gitattributes`), byte for byte (by hash).
 pub async fn assert_tree(url: &str, repo: &hub::RepoRef, files: &[(&str, &[u8])]) {
-    let remote = remote_tree(url, repo).await;
+    let at = head(url, repo).await;
+    assert_tree_at(url, repo, &at, files).await
+}
+
+/// [`assert_tree`] at a revision, e.g. the `commit_sha` a deploy reported.
+pub async fn assert_tree_at(
+    url: &str,
+    repo: &hub::RepoRef,
+    revision: &str,
+    files: &[(&str, &[u8])],
+) {
+    let remote = remote_tree_at(url, repo, revision).await;
     let want: Vec<&str> = files.iter().map(|(p, _)| *p).collect();
     let have: Vec<&str> = remote.keys().map(String::as_str).collect();
     let mut want_sorted = want.clone();
@@ -256,13 +278,23 @@ pub async fn assert_tree(url: &str, repo: &hub::RepoRef, files: &[(&str, &[u8])]
     }
 }
 
+/// The real head of `main`, from the emulator's control API: the Hub's API may serve the previous head for a
+/// moment after a commit (`--stale-reads-ms`, on by default), and a test checks what the deploy left behind.
 pub async fn head(url: &str, repo: &hub::RepoRef) -> String {
-    client(url)
-        .repo_info(repo, None)
-        .await
-        .expect("repo info")
-        .expect("repo exists")
-        .sha
+    let kind = repo.repo_type.to_string();
+    let answer: serde_json::Value = reqwest::get(format!(
+        "{url}/_emulator/repos/{kind}/{}/refs/main",
+        repo.id
+    ))
+    .await
+    .expect("control API answers")
+    .json()
+    .await
+    .expect("JSON");
+    answer["commit"]
+        .as_str()
+        .expect("the branch exists")
+        .to_string()
 }
 
 /// Journal entries (method, path) made since `from`.

@@ -73,6 +73,23 @@ pub async fn handle(ctx: Ctx, req: Request, rest: Vec<String>) -> ApiResult<Resp
             repo.last_modified = at;
             Ok(json(StatusCode::OK, json!({})))
         }
+        // The branch as it is, never stale: for tests that check what a deploy left behind while the CDN
+        // (`--stale-reads-ms`) still serves the previous head.
+        (Method::GET, ["repos", rtype, ns, name, "refs", branch @ ..]) if !branch.is_empty() => {
+            let rtype = RepoType::from_singular(Some(rtype))
+                .ok_or_else(|| ApiError::bad_request("type must be model, dataset or space"))?;
+            let branch = branch.join("/");
+            let st = ctx.lock();
+            let repo = st
+                .repos
+                .get(&RepoKey::new(rtype, &format!("{ns}/{name}")))
+                .ok_or_else(ApiError::repo_not_found)?;
+            let commit = repo
+                .branches
+                .get(&branch)
+                .ok_or_else(|| ApiError::revision_not_found(&branch))?;
+            Ok(json(StatusCode::OK, json!({"commit": commit})))
+        }
         (Method::POST, ["spaces", ns, name, "upstream"]) => {
             let id = format!("{ns}/{name}");
             let body: Value = body_json(req.into_body()).await?;

@@ -94,7 +94,7 @@ async fn route(ctx: Ctx, req: Request) -> ApiResult<Response> {
     }
 }
 
-/// `/{prefix}{ns}/{name}.git/info/lfs/objects/{batch|verify}` and `/{prefix}{ns}/{name}/resolve/{rev}/{path}`.
+/// `/{prefix}{ns}/{name}.git/info/lfs/objects/{batch|verify}` and `/{prefix}{ns}/{name}/{resolve|raw}/{rev}/{path}`.
 async fn git_style(ctx: Ctx, req: Request, s: &[&str]) -> ApiResult<Response> {
     let (rtype, rest) = match s.first() {
         Some(&"datasets") if s.len() > 3 => (RepoType::Dataset, &s[1..]),
@@ -112,9 +112,16 @@ async fn git_style(ctx: Ctx, req: Request, s: &[&str]) -> ApiResult<Response> {
                 _ => Err(not_found_route()),
             }
         }
-        ("GET" | "HEAD", [ns, name, "resolve", rev, path @ ..]) if !path.is_empty() => {
+        ("GET" | "HEAD", [ns, name, kind @ ("resolve" | "raw"), rev, path @ ..])
+            if !path.is_empty() =>
+        {
             let file = path.join("/");
-            resolve::resolve(ctx, req, rtype, ns, name, rev, &file).await
+            let view = if *kind == "raw" {
+                resolve::View::Raw
+            } else {
+                resolve::View::Resolve
+            };
+            resolve::resolve(ctx, req, rtype, ns, name, rev, &file, view).await
         }
         _ => Err(not_found_route()),
     }

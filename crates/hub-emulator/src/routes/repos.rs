@@ -53,7 +53,11 @@ saved_model/**/* filter=lfs diff=lfs merge=lfs -text
 *tfevents* filter=lfs diff=lfs merge=lfs -text
 ";
 
-const SDKS: [&str; 4] = ["gradio", "streamlit", "docker", "static"];
+const SDKS: [&str; 3] = ["gradio", "docker", "static"];
+
+/// The answer to creating a Space with `sdk: "streamlit"`.
+const STREAMLIT_GONE: &str = "Streamlit is no longer a built-in Space SDK: create a Docker Space (sdk \"docker\") \
+running Streamlit on port 8501, e.g. from the template https://huggingface.co/spaces/streamlit/streamlit-template-space";
 
 /// The Hub's repo-name rules (huggingface_hub 2.x): ASCII letters, digits, `-_.`; 1–96 chars; no
 /// leading/trailing `-`/`.`; no `--`/`..`; not ending in `.git`.
@@ -178,9 +182,14 @@ pub async fn create(ctx: Ctx, req: Request) -> ApiResult<Response> {
         let sdk = body.sdk.clone().ok_or_else(|| {
             ApiError::bad_request("Missing `sdk` for a Space: use gradio, docker or static")
         })?;
+        // The Hub deprecated its built-in Streamlit SDK (2025-04-30): new Streamlit apps are Docker Spaces. An
+        // existing Space whose README says `sdk: streamlit` still builds (see space_stages).
+        if sdk == "streamlit" {
+            return Err(ApiError::bad_request(STREAMLIT_GONE));
+        }
         if !SDKS.contains(&sdk.as_str()) {
             return Err(ApiError::bad_request(format!(
-                "Invalid sdk `{sdk}`: use gradio, docker, static (or streamlit)"
+                "Invalid sdk `{sdk}`: use gradio, docker or static"
             )));
         }
         // With Hub-shaped accounts, a free account may still run Gradio on ZeroGPU hardware.
@@ -473,7 +482,18 @@ pub fn info(
         ),
         None => repo.resolve_cached("main", now),
     };
-    let v = repo_json(&ctx.base_url, &st, repo, commit.map(|c| c.as_ref()), blobs);
+    let mut v = repo_json(&ctx.base_url, &st, repo, commit.map(|c| c.as_ref()), blobs);
+    // `expand=PROP` (repeatable) answers only `_id`, `id` and those properties, as recorded on huggingface.co.
+    let expand: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "expand" || k == "expand[]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if !expand.is_empty() {
+        if let Value::Object(all) = &mut v {
+            all.retain(|k, _| k == "_id" || k == "id" || expand.contains(&k.as_str()));
+        }
+    }
     Ok(json(StatusCode::OK, v))
 }
 
