@@ -8,8 +8,9 @@ Workloads (fresh random data, generated under bench/out/deploy-xet, removed at t
   append  the same file with 64 MiB appended
   cold    4 files of 256 MiB of fresh random data
 Bytes sent are the emulator journal's `bytes_in` of every request the tool made (xorbs, shards, LFS bodies,
-commits). Wall time, CPU time and peak RSS are the tool's process's (wait4). Writes bench/deploy/RESULTS-xet.md
-(not with --quick).
+commits). Wall time, CPU time and peak RSS are the tool's process's (wait4). Every workload runs twice: on
+loopback, and on a shaped link (`--latency-ms 40 --bandwidth 200mbit`, as the deploy benchmark's real-network
+part). Writes bench/deploy/RESULTS-xet.md (not with --quick).
 """
 
 from __future__ import annotations
@@ -41,11 +42,11 @@ def random_file(path: pathlib.Path, size: int, seed: int) -> None:
 
 
 class XetBench:
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, link: tuple[str, ...], name: str) -> None:
         self.python = python
         self.ours_bin = str(ROOT / "target" / "release" / "hf-deploy")
         emu_bin = str(ROOT / "target" / "release" / "hub-emulator")
-        self.emus = {tool: Emulator(emu_bin, OUT / f"hub-{tool}") for tool in TOOLS}
+        self.emus = {tool: Emulator(emu_bin, OUT / f"hub-{name}-{tool}", link) for tool in TOOLS}
         self.logs = OUT / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.step = 0
@@ -67,7 +68,7 @@ class XetBench:
         else:
             cmd = [self.python, str(pathlib.Path(__file__).with_name("hf_hub_upload.py")), emu.url,
                    f"bench/{repo}", str(folder)]
-        result = measure(cmd, env, emu, self.logs / f"{self.step:02d}-{tool}-{repo}.log")
+        result = measure(cmd, env, emu, self.logs / f"{id(self)}-{self.step:02d}-{tool}-{repo}.log")
         log(f"{tool} {repo}: {result['wall']:.2f} s, {result['bytes'] / MIB:.1f} MiB sent, "
             f"{result['rss_mib']:.0f} MiB RSS")
         return result
@@ -93,46 +94,61 @@ def main() -> None:
     scale = 8 if args.quick else 1
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
-    bench = XetBench(args.python)
+    tables = []
+    for key, title, link in LINKS:
+        log(f"link: {title}")
+        tables.append(f"### {title}\n\n" + render(workloads(XetBench(args.python, link, key), scale)))
+    import hf_xet  # noqa: F401  (the peer ran through Xet)
+    import huggingface_hub
+
+    text = "\n".join([
+        "# Xet benchmark",
+        "",
+        f"`bash bench/deploy/run.sh --xet` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f} at the end; huggingface_hub {huggingface_hub.__version__} with "
+        f"hf_xet, Python {platform.python_version()}" + (f"; data scaled 1/{scale}" if scale > 1 else "") + ".",
+        "Each tool against its own release-build hub-emulator; MiB sent counts every request body the tool sent.",
+        "",
+        *tables,
+    ])
+    print(text)
+    if not args.quick:
+        (ROOT / "bench" / "deploy" / "RESULTS-xet.md").write_text(text)
+    if not args.keep:
+        shutil.rmtree(OUT, ignore_errors=True)
+
+
+LINKS = (
+    ("loopback", "Loopback", ()),
+    ("shaped", "Shaped link: 40 ms per request, 200 Mbit/s", ("--latency-ms", "40", "--bandwidth", "200mbit")),
+)
+
+
+def workloads(bench: XetBench, scale: int) -> list[tuple[str, dict[str, dict]]]:
     rows: list[tuple[str, dict[str, dict]]] = []
     try:
         big, changed, appended = 512 * MIB // scale, MIB, 64 * MIB // scale
         model = OUT / "data" / "model"
         random_file(model / "model.bin", big, 1)
-        rows.append(("first deploy of a 512 MiB file", bench.all_tools("dedup", model)))
+        rows.append((f"first deploy of a {big // MIB} MiB file", bench.all_tools("dedup", model)))
         with open(model / "model.bin", "r+b") as handle:
             handle.seek(big // 2)
             handle.write(random.Random(2).randbytes(changed))
         rows.append(("1 MiB changed in the middle", bench.all_tools("dedup", model)))
         with open(model / "model.bin", "ab") as handle:
             handle.write(random.Random(3).randbytes(appended))
-        rows.append(("64 MiB appended", bench.all_tools("dedup", model)))
+        rows.append((f"{appended // MIB} MiB appended", bench.all_tools("dedup", model)))
         cold = OUT / "data" / "cold"
         for index in range(4):
             random_file(cold / f"shard-{index}.bin", 256 * MIB // scale, 10 + index)
-        rows.append(("cold: 4 × 256 MiB fresh random", bench.all_tools("cold", cold)))
+        rows.append((f"cold: 4 × {256 // scale} MiB fresh random", bench.all_tools("cold", cold)))
     finally:
         bench.close()
-    table = render(rows, scale)
-    print(table)
-    if not args.quick:
-        (ROOT / "bench" / "deploy" / "RESULTS-xet.md").write_text(table)
-    if not args.keep:
-        shutil.rmtree(OUT, ignore_errors=True)
+    return rows
 
 
-def render(rows: list[tuple[str, dict[str, dict]]], scale: int) -> str:
-    import hf_xet  # noqa: F401  (the peer must have run through Xet)
-    import huggingface_hub
-
+def render(rows: list[tuple[str, dict[str, dict]]]) -> str:
     lines = [
-        "# Xet benchmark",
-        "",
-        f"`bash bench/deploy/run.sh --xet` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
-        f"load average {os.getloadavg()[0]:.1f} at the end; huggingface_hub {huggingface_hub.__version__} with "
-        f"hf_xet, Python {platform.python_version()}" + (f"; data scaled 1/{scale}" if scale > 1 else "") + ".",
-        "Each tool against its own release-build hub-emulator; bytes sent are every request body the tool sent.",
-        "",
         "| workload | hf-deploy (Xet) wall s | MiB sent | peak RSS MiB | hf-deploy (LFS) wall s | MiB sent "
         "| huggingface_hub + hf_xet wall s | MiB sent | peak RSS MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
