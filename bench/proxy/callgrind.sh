@@ -19,8 +19,11 @@ trap cleanup EXIT
   cargo build --release --locked --quiet --bin hf-space-proxy --example bench_upstream)
 bin="$root/crates/proxy/target/release"
 
-wait_line() { # file -> first line, once there
-  for _ in $(seq 1 600); do [ -s "$1" ] && { head -n1 "$1"; return; }; sleep 0.1; done
+wait_line() { # file -> its first whole line, once written
+  for _ in $(seq 1 600); do
+    [ "$(wc -l < "$1")" -ge 1 ] && { head -n1 "$1"; return; }
+    sleep 0.1
+  done
   echo "no line in $1" >&2; exit 1
 }
 
@@ -43,7 +46,7 @@ proxy_run() {
   awk '/^summary:|^totals:/{print $2; exit}' "$f"
 }
 
-low=$(proxy_run "$LOW"); high=$(proxy_run "$HIGH")
+low=$(proxy_run "$LOW") && high=$(proxy_run "$HIGH") || { echo "a proxy run failed: see $out" >&2; exit 1; }
 reqs=$(( CONNS * (HIGH - LOW) ))
 awk -v h="$high" -v l="$low" -v n="$reqs" \
   'BEGIN{printf "hf-space-proxy: %d requests, %.1fk instructions per request (%d - %d)\n", n, (h-l)/n/1000, h, l}' \
