@@ -179,15 +179,16 @@ async fn route(conn: &Arc<Conn>, req: Request<Incoming>, index: u64, ip: IpAddr)
             return ProxyError::RateLimited { retry_after_secs }.response();
         }
     }
-    let path = req.uri().path().to_owned();
+    // Borrowed, not copied: the request moves on only after the last use of `path` and `decoded`.
+    let path = req.uri().path();
     if path.starts_with(ops::PREFIX) {
-        return ops::handle(state, req.method(), &path, authorized).await;
+        return ops::handle(state, req.method(), path, authorized).await;
     }
     // CONNECT would open a tunnel; TRACE would echo the request (headers included) back.
     if matches!(*req.method(), Method::CONNECT | Method::TRACE) {
         return ProxyError::MethodNotAllowed.response();
     }
-    let Ok(decoded) = preset::normalise(&path) else {
+    let Ok(decoded) = preset::normalise(path) else {
         return ProxyError::BadPath.response();
     };
     if let Some(r) = crate::cors::preflight(req.method(), req.headers(), &cfg.allow_origins) {
