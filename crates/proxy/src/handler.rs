@@ -23,6 +23,7 @@ use crate::ops::{self, Readiness};
 use crate::preset;
 use crate::race::{race, Either};
 use crate::rewrite::{self, Patterns, Rewriter};
+use crate::timer::ConnTimer;
 use crate::upstream::{self, Lease, Upstream, UpstreamError};
 use crate::websocket::{spawn_tunnel, TunnelLimits};
 
@@ -112,6 +113,9 @@ pub(crate) struct Conn {
     pub requests: AtomicU64,
     /// Position of the first request head with ambiguous framing (`framing::Sniffer`), or `NO_BAD_HEAD`.
     pub bad_head: Arc<AtomicU64>,
+    /// The connection's one timer: hyper's header read timeout, and the wait for a bodiless request's
+    /// response head (requests on a connection are sequential, so they never overlap).
+    pub timer: ConnTimer,
 }
 
 pub(crate) async fn handle(
@@ -292,7 +296,7 @@ async fn forward(
     let cut = CutFlag::default();
     let result = if replayable {
         drop(body);
-        send_with_wake_retry(state, &parts.method, &uri, &headers).await
+        send_with_wake_retry(conn, &parts.method, &uri, &headers).await
     } else {
         let (tx, rx) = oneshot::channel();
         // A request body may pause for at most `body_timeout` between reads and, after that grace,
@@ -392,19 +396,21 @@ async fn send_after_body(
 /// Bodiless idempotent requests are retried while the upstream is unreachable or answers 502/503 (a
 /// sleeping Space wakes on its first request), for at most `PROXY_WAKE_RETRY_SECS`.
 async fn send_with_wake_retry(
-    state: &Arc<State>,
+    conn: &Conn,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<(Response<Incoming>, Lease), UpstreamError> {
+    let state = &conn.state;
     let cfg = &state.cfg;
     let give_up_at = Instant::now() + cfg.wake_retry;
     let mut backoff = FIRST_BACKOFF;
     loop {
         let req = build(method.clone(), uri.clone(), headers.clone(), empty());
-        let result = match tokio::time::timeout(cfg.ttfb_timeout, state.upstream.send(req)).await {
-            Ok(r) => r,
-            Err(_) => Err(UpstreamError::Timeout),
+        let ttfb = conn.timer.until(Instant::now() + cfg.ttfb_timeout);
+        let result = match race(state.upstream.send(req), ttfb).await {
+            Either::Left(r) => r,
+            Either::Right(()) => Err(UpstreamError::Timeout),
         };
         let waking = match &result {
             Err(UpstreamError::Unreachable(_)) => true,
