@@ -4,12 +4,6 @@ use std::process::ExitCode;
 
 use tokio::signal::unix::{signal, SignalKind};
 
-/// mimalloc instead of glibc's malloc: each request allocates about a dozen small blocks and two 8 KiB
-/// read buffers (hyper), and glibc's malloc and free were a fifth of the proxy's instructions per request
-/// (bench/proxy/RESULTS.md). The binary only: the library leaves the choice to whoever embeds it.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let config = match hf_space_proxy::Config::from_env() {
         Ok(c) => c,
