@@ -296,7 +296,7 @@ async fn forward(
     let cut = CutFlag::default();
     let result = if replayable {
         drop(body);
-        send_with_wake_retry(conn, &parts.method, &uri, &headers).await
+        send_with_wake_retry(conn, &parts.method, &uri, headers).await
     } else {
         let (tx, rx) = oneshot::channel();
         // A request body may pause for at most `body_timeout` between reads and, after that grace,
@@ -395,18 +395,28 @@ async fn send_after_body(
 
 /// Bodiless idempotent requests are retried while the upstream is unreachable or answers 502/503 (a
 /// sleeping Space wakes on its first request), for at most `PROXY_WAKE_RETRY_SECS`.
+///
+/// A retry needs the whole request again, and hyper consumes it when it is sent, so an attempt that could
+/// be followed by another sends a copy of the headers; the last possible attempt (the only one when
+/// retries are off) sends the headers themselves.
 async fn send_with_wake_retry(
     conn: &Conn,
     method: &Method,
     uri: &Uri,
-    headers: &HeaderMap,
+    headers: HeaderMap,
 ) -> Result<(Response<Incoming>, Lease), UpstreamError> {
     let state = &conn.state;
     let cfg = &state.cfg;
     let give_up_at = Instant::now() + cfg.wake_retry;
     let mut backoff = FIRST_BACKOFF;
+    let mut headers = Some(headers);
     loop {
-        let req = build(method.clone(), uri.clone(), headers.clone(), empty());
+        let last = Instant::now() + backoff > give_up_at;
+        let sent = match (&headers, last) {
+            (Some(h), false) => h.clone(),
+            _ => headers.take().unwrap_or_default(),
+        };
+        let req = build(method.clone(), uri.clone(), sent, empty());
         let ttfb = conn.timer.until(Instant::now() + cfg.ttfb_timeout);
         let result = match race(state.upstream.send(req), ttfb).await {
             Either::Left(r) => r,
@@ -417,7 +427,7 @@ async fn send_with_wake_retry(
             Ok((resp, _)) => matches!(resp.status().as_u16(), 502 | 503),
             Err(UpstreamError::Timeout) => false,
         };
-        if !waking || Instant::now() + backoff > give_up_at {
+        if !waking || headers.is_none() || Instant::now() + backoff > give_up_at {
             return result;
         }
         cfg.log.line("upstream not ready (waking?); retrying");
