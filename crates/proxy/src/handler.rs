@@ -411,7 +411,7 @@ async fn send_with_wake_retry(
     let mut backoff = FIRST_BACKOFF;
     let mut headers = Some(headers);
     loop {
-        let last = Instant::now() + backoff > give_up_at;
+        let last = out_of_time(backoff, give_up_at);
         let sent = match (&headers, last) {
             (Some(h), false) => h.clone(),
             _ => headers.take().unwrap_or_default(),
@@ -427,7 +427,7 @@ async fn send_with_wake_retry(
             Ok((resp, _)) => matches!(resp.status().as_u16(), 502 | 503),
             Err(UpstreamError::Timeout) => false,
         };
-        if !waking || headers.is_none() || Instant::now() + backoff > give_up_at {
+        if !waking || headers.is_none() || out_of_time(backoff, give_up_at) {
             return result;
         }
         cfg.log.line("upstream not ready (waking?); retrying");
@@ -435,4 +435,10 @@ async fn send_with_wake_retry(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// True when no retry can follow: the wait before it would end past `give_up_at`. One function for the
+/// check before an attempt (copy the headers or not) and after it (retry or not), so the two agree.
+fn out_of_time(backoff: Duration, give_up_at: Instant) -> bool {
+    Instant::now() + backoff > give_up_at
 }
