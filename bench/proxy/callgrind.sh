@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Instructions per request in the proxy (user space), under callgrind: two runs of a fixed number of
 # requests over CONNS connections (LOW and HIGH per connection), subtracted so start-up and shutdown drop
-# out. Counts are stable even when the other core is busy, unlike wall-clock figures.
-# Usage: bash bench/proxy/callgrind.sh   (CONNS=64 LOW=20 HIGH=120; NGINX=1 counts nginx's worker too)
+# out. Counts move by about 1% between runs (how requests batch per wake-up), far less than wall-clock
+# figures on a shared machine, and do not depend on what the other core is doing.
+# Usage: bash bench/proxy/callgrind.sh   (CONNS=64 LOW=20 HIGH=120)
 # Needs valgrind. Builds the release binaries with debug info (for callgrind_annotate).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
