@@ -135,20 +135,39 @@ lines.append("""## Notes
 - nginx is the mature peer: same upstream, same token header, access log on, one worker process. Since
   2026-12-07 the proxy runs one thread too (tokio's current-thread runtime): like for like with nginx's one
   worker. Until then it ran tokio's multi-threaded runtime on both cores and served 0.53× to 0.61× nginx's
-  req/s at 64 connections. Full runs of this script on 2026-12-07 at the one-thread commit (load average
-  3.6 to 5.8, another engineer's build on the same cores), in order: 64 connections 0.89×, 0.81×, 1.26×
-  nginx's req/s with p99 1.24×, 1.71×, 0.47× nginx's; 1 connection 1.22×, 1.14×, 1.23×. The table is the
-  third run. So the ≥ 1.0× target at 64 connections (with p99 ≤ nginx's) was met in one run of three: not
-  reliably. On this loaded 2-core machine single runs move by ±20%.
-- Where the time goes (callgrind, instructions per request counted in user space at 64 connections: a fixed
-  number of requests, two counts subtracted to drop start-up): nginx 20.6k; hf-space-proxy 51.1k before,
-  50.3k with one thread (what that removed is cross-thread wake-ups, an eventfd write or futex every other
-  request, which callgrind does not count), 48.4k with the pool taking the newest idle connection instead of
-  scanning all of them, 39.8k with the access-log line written straight into its buffer (no `format!`),
-  no copies for paths without `%` or for query-less targets, and `X-Forwarded-*` built once, 38.0k with body
-  timers armed only when a body has to wait. What remains is mostly hyper's two connection state machines,
-  header maps, two read-buffer reallocations per request (`BytesMut::reserve` in hyper), and
-  malloc. Syscalls per request (strace): 2 `recvfrom`, 2 `writev`, as nginx.
+  req/s at 64 connections. First pass (one thread, 38.0k instructions per request), three runs: 64 connections
+  0.89×, 0.81×, 1.26× nginx's req/s (p99 1.24×, 1.71×, 0.47×); 1 connection 1.22×, 1.14×, 1.23×.
+  Second pass (36.3k instructions per request), full runs of this script on 2026-12-07 at the second pass's
+  code (load average 5.8 to 6.8 for the first two, another engineer's builds on the same 2 cores; 3.6 to 3.9
+  for the third), in order: 64 connections 1.14×, 0.75×, 0.98× nginx's req/s with p99 1.14×, 1.02×, 1.06×
+  nginx's; 1 connection 1.00×, 1.72×, 0.81×. (One more run, at the mimalloc commit since reverted: 0.84×,
+  p99 0.71×; 1 connection 1.18×.) The table is the last run. Interleaved runs see the same load for both
+  (`bash bench/proxy/ab.sh`: 6 rounds of 5 s at 64 connections, proxy and nginx in alternating order, load
+  4.1 to 4.7): req/s 0.68× to 0.96× nginx's, median 0.85×; p99 1.01× to 1.70×, median 1.23×; no round met
+  both. So the ≥ 1.0× target at 64 connections with p99 ≤ nginx's is not met: the proxy serves about 0.85×
+  nginx's req/s, and single 10 s runs move by ±25% around that on this machine (hence the 1.26× and 1.14×
+  single runs). 5% fewer instructions per request did not change that; nginx still runs on 43% fewer.
+- Where the time goes (callgrind, instructions per request counted in user space at 64 connections:
+  `bash bench/proxy/callgrind.sh`, a fixed number of requests, two counts subtracted to drop start-up; counts
+  move by about 1% between runs): nginx 20.6k; hf-space-proxy 51.1k before the first pass, 50.3k with one
+  thread (what that removed is cross-thread wake-ups, an eventfd write or futex every other request, which
+  callgrind does not count), 48.4k with the pool taking the newest idle connection instead of scanning all of
+  them, 39.8k with the access-log line written straight into its buffer (no `format!`), no copies for paths
+  without `%` or for query-less targets, and `X-Forwarded-*` built once, 38.0k with body timers armed only when
+  a body has to wait. Second pass, from 38.1k: 37.7k with the access log's timestamp formatted once per second
+  and its numbers printed in u64 (a u128 division is a library call), 37.1k with the request path borrowed
+  rather than copied, 36.3k with one reusable timer per client connection for hyper's header read timeout and
+  the wait for the response head (no timer-wheel insert and removal, no boxed sleep per request); 35.7k at the
+  head of the pass, after the retry change below (that path is not hit here: within run-to-run noise). mimalloc
+  took it to 35.2k, but raised the proxy's peak RSS from 7.0 to 13.4 MiB under load and to 21.0 MiB while
+  streaming 1 GiB (target ≤ 20 MiB), so it was reverted. What remains is mostly hyper (its server and client
+  state machines, parsing and encoding: about half), header-map hashing (~3k), two 8 KiB read buffers
+  allocated per request (hyper reserves before every read while the previous head's bytes are still
+  referenced), `memcpy` of large futures (~2.4k) and malloc/free (~3.8k, twelve allocations per request). The
+  wake-up retry's copy of the headers (~1k) stays: a retry needs the whole request, hyper consumes it when it
+  sends it, and a waking Space's 502/503 comes after that; the copy is skipped only for an attempt that no
+  retry can follow (all of them with `PROXY_WAKE_RETRY_SECS=0`). Syscalls per request (`strace -c`, 6,400
+  requests over 64 connections): 2 `writev`, 2 `recvfrom`, 0.1 `epoll_wait`, as nginx: the gap is user space.
 - A negative "p99 added over direct" means the upstream alone, driven at saturation by wrk, queued more than
   it does behind the proxy (which paces it): the closed-loop p99 says little on a loaded machine.
 - All targets, the load generator and the upstream share this machine's 2 cores, so wrk's closed-loop
@@ -166,6 +185,7 @@ lines.append("""## Notes
   body is passed frame by frame; nothing is buffered beyond socket buffers).
 - The build time is `cargo build --release --locked` of exactly the Space's files in a fresh target directory
   on this machine, i.e. the Rust part of the Space's Docker build; the image pull and layer export on HF's
-  builders come on top. The Docker build itself was not run here (no Docker daemon, no registry access).
+  builders come on top. It depends on the machine's load more than on the code: 49.4 s at load 5.3 in the
+  first pass, 90.9 s at load 6.7 in the second with the same dependencies (Cargo.lock unchanged). The Docker build itself was not run here (no Docker daemon, no registry access).
 """)
 print("\n".join(lines))

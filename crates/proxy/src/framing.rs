@@ -299,6 +299,7 @@ pub(crate) const AMBIGUOUS: &str = "ambiguous message framing (Content-Length wi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::{HeaderName, HeaderValue};
 
     /// The position of the first ambiguous head, if any.
     fn bad_head(chunks: &[&[u8]]) -> Option<u64> {
@@ -312,6 +313,58 @@ mod tests {
 
     fn flagged(chunks: &[&[u8]]) -> bool {
         bad_head(chunks).is_some()
+    }
+
+    #[test]
+    fn parsed_framing_checks() {
+        let map = |pairs: &[(&HeaderName, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(*k, HeaderValue::from_static(v));
+            }
+            h
+        };
+        assert_eq!(check_parsed(&map(&[])), Ok(()));
+        assert_eq!(
+            check_parsed(&map(&[(&TRANSFER_ENCODING, "chunked")])),
+            Ok(())
+        );
+        assert_eq!(check_parsed(&map(&[(&CONTENT_LENGTH, "2")])), Ok(()));
+        let cl_te = map(&[(&CONTENT_LENGTH, "2"), (&TRANSFER_ENCODING, "chunked")]);
+        assert_eq!(check_parsed(&cl_te), Err(CL_TE));
+        let twice = map(&[(&CONTENT_LENGTH, "2"), (&CONTENT_LENGTH, "2")]);
+        assert_eq!(check_parsed(&twice), Err(DUP_CL));
+        assert_eq!(
+            check_parsed(&map(&[(&CONTENT_LENGTH, "2, 2")])),
+            Err(DUP_CL)
+        );
+    }
+
+    #[test]
+    fn the_head_after_a_body_is_judged() {
+        // The body ends exactly where a read ends, or inside one read with the next head behind it.
+        let two = b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiGET / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(bad_head(&[two]), Some(1));
+        let body_end = two.iter().position(|b| *b == b'G').unwrap();
+        assert_eq!(bad_head(&[&two[..body_end], &two[body_end..]]), Some(1));
+    }
+
+    #[test]
+    fn lines_longer_than_the_kept_prefix_split_across_reads() {
+        // Only the first `PREFIX` bytes of a line are kept, however the line is cut into reads.
+        let pad = "a".repeat(2 * PREFIX);
+        let twice = format!(
+            "POST / HTTP/1.1\r\nX-Long: {pad}\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi"
+        );
+        let once = format!("POST / HTTP/1.1\r\nX-Long: {pad}\r\nContent-Length: 2\r\n\r\nhi");
+        for cut in 0..twice.len() {
+            let b = twice.as_bytes();
+            assert!(flagged(&[&b[..cut], &b[cut..]]), "cut {cut}");
+        }
+        for cut in 0..once.len() {
+            let b = once.as_bytes();
+            assert!(!flagged(&[&b[..cut], &b[cut..]]), "cut {cut}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::ops::{self, Readiness};
 use crate::preset;
 use crate::race::{race, Either};
 use crate::rewrite::{self, Patterns, Rewriter};
+use crate::timer::ConnTimer;
 use crate::upstream::{self, Lease, Upstream, UpstreamError};
 use crate::websocket::{spawn_tunnel, TunnelLimits};
 
@@ -112,6 +113,9 @@ pub(crate) struct Conn {
     pub requests: AtomicU64,
     /// Position of the first request head with ambiguous framing (`framing::Sniffer`), or `NO_BAD_HEAD`.
     pub bad_head: Arc<AtomicU64>,
+    /// The connection's one timer: hyper's header read timeout, and the wait for a bodiless request's
+    /// response head (requests on a connection are sequential, so they never overlap).
+    pub timer: ConnTimer,
 }
 
 pub(crate) async fn handle(
@@ -179,15 +183,16 @@ async fn route(conn: &Arc<Conn>, req: Request<Incoming>, index: u64, ip: IpAddr)
             return ProxyError::RateLimited { retry_after_secs }.response();
         }
     }
-    let path = req.uri().path().to_owned();
+    // Borrowed, not copied: the request moves on only after the last use of `path` and `decoded`.
+    let path = req.uri().path();
     if path.starts_with(ops::PREFIX) {
-        return ops::handle(state, req.method(), &path, authorized).await;
+        return ops::handle(state, req.method(), path, authorized).await;
     }
     // CONNECT would open a tunnel; TRACE would echo the request (headers included) back.
     if matches!(*req.method(), Method::CONNECT | Method::TRACE) {
         return ProxyError::MethodNotAllowed.response();
     }
-    let Ok(decoded) = preset::normalise(&path) else {
+    let Ok(decoded) = preset::normalise(path) else {
         return ProxyError::BadPath.response();
     };
     if let Some(r) = crate::cors::preflight(req.method(), req.headers(), &cfg.allow_origins) {
@@ -291,7 +296,7 @@ async fn forward(
     let cut = CutFlag::default();
     let result = if replayable {
         drop(body);
-        send_with_wake_retry(state, &parts.method, &uri, &headers).await
+        send_with_wake_retry(conn, &parts.method, &uri, headers).await
     } else {
         let (tx, rx) = oneshot::channel();
         // A request body may pause for at most `body_timeout` between reads and, after that grace,
@@ -390,27 +395,39 @@ async fn send_after_body(
 
 /// Bodiless idempotent requests are retried while the upstream is unreachable or answers 502/503 (a
 /// sleeping Space wakes on its first request), for at most `PROXY_WAKE_RETRY_SECS`.
+///
+/// A retry needs the whole request again, and hyper consumes it when it is sent, so an attempt that could
+/// be followed by another sends a copy of the headers; the last possible attempt (the only one when
+/// retries are off) sends the headers themselves.
 async fn send_with_wake_retry(
-    state: &Arc<State>,
+    conn: &Conn,
     method: &Method,
     uri: &Uri,
-    headers: &HeaderMap,
+    headers: HeaderMap,
 ) -> Result<(Response<Incoming>, Lease), UpstreamError> {
+    let state = &conn.state;
     let cfg = &state.cfg;
     let give_up_at = Instant::now() + cfg.wake_retry;
     let mut backoff = FIRST_BACKOFF;
+    let mut headers = Some(headers);
     loop {
-        let req = build(method.clone(), uri.clone(), headers.clone(), empty());
-        let result = match tokio::time::timeout(cfg.ttfb_timeout, state.upstream.send(req)).await {
-            Ok(r) => r,
-            Err(_) => Err(UpstreamError::Timeout),
+        let last = out_of_time(backoff, give_up_at);
+        let sent = match (&headers, last) {
+            (Some(h), false) => h.clone(),
+            _ => headers.take().unwrap_or_default(),
+        };
+        let req = build(method.clone(), uri.clone(), sent, empty());
+        let ttfb = conn.timer.until(Instant::now() + cfg.ttfb_timeout);
+        let result = match race(state.upstream.send(req), ttfb).await {
+            Either::Left(r) => r,
+            Either::Right(()) => Err(UpstreamError::Timeout),
         };
         let waking = match &result {
             Err(UpstreamError::Unreachable(_)) => true,
             Ok((resp, _)) => matches!(resp.status().as_u16(), 502 | 503),
             Err(UpstreamError::Timeout) => false,
         };
-        if !waking || Instant::now() + backoff > give_up_at {
+        if !waking || headers.is_none() || out_of_time(backoff, give_up_at) {
             return result;
         }
         cfg.log.line("upstream not ready (waking?); retrying");
@@ -418,4 +435,10 @@ async fn send_with_wake_retry(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// True when no retry can follow: the wait before it would end past `give_up_at`. One function for the
+/// check before an attempt (copy the headers or not) and after it (retry or not), so the two agree.
+fn out_of_time(backoff: Duration, give_up_at: Instant) -> bool {
+    Instant::now() + backoff > give_up_at
 }

@@ -35,6 +35,7 @@ mod preset;
 mod race;
 mod rewrite;
 mod server;
+mod timer;
 mod upstream;
 mod websocket;
 

@@ -12,7 +12,51 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// of the proxy's per-request cost. `FLUSH_EVERY` bounds how late a line can appear.
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(200);
 const FLUSH_AT: usize = 16 * 1024;
-static STDERR_BUF: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static STDERR_BUF: Mutex<Out> = Mutex::new(Out {
+    buf: Vec::new(),
+    stamp: Stamp::new(),
+});
+
+/// The buffered stderr lines and the timestamp cache, behind one lock.
+struct Out {
+    buf: Vec<u8>,
+    stamp: Stamp,
+}
+
+/// The timestamp of the current second, formatted once: lines within a second only rewrite the
+/// milliseconds (the date arithmetic was a visible share of the access log's per-request cost).
+struct Stamp {
+    secs: u64,
+    text: [u8; 24],
+}
+
+impl Stamp {
+    const fn new() -> Stamp {
+        // `u64::MAX` is never a current second: the first call formats.
+        Stamp {
+            secs: u64::MAX,
+            text: [0; 24],
+        }
+    }
+
+    /// RFC 3339 UTC with milliseconds for `since_epoch`.
+    fn at(&mut self, since_epoch: Duration) -> [u8; 24] {
+        let secs = since_epoch.as_secs();
+        if secs != self.secs {
+            self.text = format_timestamp(secs);
+            self.secs = secs;
+        }
+        let mut out = self.text;
+        put_digits(&mut out, 20, u64::from(since_epoch.subsec_millis()), 3);
+        out
+    }
+}
+
+fn since_epoch() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
 
 /// Where log lines go.
 #[derive(Clone)]
@@ -31,20 +75,21 @@ impl LogSink {
     pub fn line_with(&self, fill: impl FnOnce(&mut Vec<u8>)) {
         match self {
             LogSink::Stderr => {
-                let mut buf = match STDERR_BUF.lock() {
+                let mut out = match STDERR_BUF.lock() {
                     Ok(b) => b,
                     Err(p) => p.into_inner(),
                 };
-                buf.extend_from_slice(&timestamp_bytes());
+                let Out { buf, stamp } = &mut *out;
+                buf.extend_from_slice(&stamp.at(since_epoch()));
                 buf.push(b' ');
-                fill(&mut buf);
+                fill(buf);
                 buf.push(b'\n');
                 if buf.len() >= FLUSH_AT {
-                    write_out(&mut buf);
+                    write_out(buf);
                 }
             }
             LogSink::Func(f) => {
-                let mut line = timestamp_bytes().to_vec();
+                let mut line = Stamp::new().at(since_epoch()).to_vec();
                 line.push(b' ');
                 fill(&mut line);
                 f(&String::from_utf8_lossy(&line));
@@ -71,9 +116,9 @@ impl LogSink {
                 }
             }
             buf.extend_from_slice(b"\" ");
-            push_decimal(buf, u128::from(status));
+            push_decimal(buf, u64::from(status));
             buf.push(b' ');
-            push_decimal(buf, ms);
+            push_decimal(buf, u64::try_from(ms).unwrap_or(u64::MAX));
             buf.extend_from_slice(b"ms");
         });
     }
@@ -81,17 +126,18 @@ impl LogSink {
     /// Writes buffered lines out (called every `FLUSH_EVERY` and at shutdown).
     pub fn flush(&self) {
         if let LogSink::Stderr = self {
-            let mut buf = match STDERR_BUF.lock() {
+            let mut out = match STDERR_BUF.lock() {
                 Ok(b) => b,
                 Err(p) => p.into_inner(),
             };
-            write_out(&mut buf);
+            write_out(&mut out.buf);
         }
     }
 }
 
-fn push_decimal(buf: &mut Vec<u8>, mut v: u128) {
-    let mut digits = [0u8; 39];
+/// u64, not u128: a u128 division is a library call, and this runs a dozen times per access line.
+fn push_decimal(buf: &mut Vec<u8>, mut v: u64) {
+    let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
         at -= 1;
@@ -111,7 +157,7 @@ fn push_ip(buf: &mut Vec<u8>, ip: IpAddr) {
                 if i > 0 {
                     buf.push(b'.');
                 }
-                push_decimal(buf, u128::from(octet));
+                push_decimal(buf, u64::from(octet));
             }
         }
         // Rare enough (the Hub's edge forwards IPv4) to go through `Display`.
@@ -136,30 +182,27 @@ pub(crate) fn sanitize(s: &str, max: usize) -> String {
         .collect()
 }
 
-/// RFC 3339 UTC timestamp with milliseconds, without a date crate (and without `format!`, which was a
-/// visible share of the per-request cost).
-fn timestamp_bytes() -> [u8; 24] {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs();
+fn put_digits(out: &mut [u8; 24], at: usize, value: u64, width: usize) {
+    let mut v = value;
+    for i in (0..width).rev() {
+        out[at + i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.000Z` for a second since the epoch (milliseconds left at zero), without a date
+/// crate and without `format!`.
+fn format_timestamp(secs: u64) -> [u8; 24] {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
     let mut out = [0u8; 24];
-    let mut put = |at: usize, value: u64, width: usize| {
-        let mut v = value;
-        for i in (0..width).rev() {
-            out[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, y.clamp(0, 9999) as u64, 4);
-    put(5, u64::from(m), 2);
-    put(8, u64::from(d), 2);
-    put(11, rem / 3600, 2);
-    put(14, rem % 3600 / 60, 2);
-    put(17, rem % 60, 2);
-    put(20, u64::from(now.subsec_millis()), 3);
+    put_digits(&mut out, 0, y.clamp(0, 9999) as u64, 4);
+    put_digits(&mut out, 5, u64::from(m), 2);
+    put_digits(&mut out, 8, u64::from(d), 2);
+    put_digits(&mut out, 11, rem / 3600, 2);
+    put_digits(&mut out, 14, rem % 3600 / 60, 2);
+    put_digits(&mut out, 17, rem % 60, 2);
+    put_digits(&mut out, 20, 0, 3);
     for (at, c) in [
         (4, b'-'),
         (7, b'-'),
@@ -213,11 +256,43 @@ mod tests {
             line.ends_with(" 2001:db8::1 \"POST /\" 404 1234ms"),
             "{line}"
         );
-        let t = String::from_utf8(super::timestamp_bytes().to_vec()).unwrap();
-        assert_eq!(t.len(), 24);
-        assert!(
-            t.starts_with("20") && t.ends_with('Z') && t.as_bytes()[10] == b'T',
-            "{t}"
+    }
+
+    #[test]
+    fn decimals() {
+        for v in [0, 7, 10, 255, 1234, u64::MAX] {
+            let mut buf = Vec::new();
+            super::push_decimal(&mut buf, v);
+            assert_eq!(String::from_utf8(buf).unwrap(), v.to_string());
+        }
+    }
+
+    #[test]
+    fn stamp_reformats_only_on_a_new_second() {
+        use std::time::Duration;
+        let text = |b: [u8; 24]| String::from_utf8(b.to_vec()).unwrap();
+        let mut stamp = super::Stamp::new();
+        // 2026-03-05T23:59:59 UTC, then the next second (a new day), then a second back.
+        let t = 20_517 * 86_400 + 86_399;
+        assert_eq!(
+            text(stamp.at(Duration::from_millis(t * 1000 + 7))),
+            "2026-03-05T23:59:59.007Z"
+        );
+        assert_eq!(
+            text(stamp.at(Duration::from_millis(t * 1000 + 999))),
+            "2026-03-05T23:59:59.999Z"
+        );
+        assert_eq!(
+            text(stamp.at(Duration::from_millis((t + 1) * 1000 + 42))),
+            "2026-03-06T00:00:00.042Z"
+        );
+        assert_eq!(
+            text(stamp.at(Duration::from_secs(t))),
+            "2026-03-05T23:59:59.000Z"
+        );
+        assert_eq!(
+            text(super::Stamp::new().at(Duration::from_secs(0))),
+            "1970-01-01T00:00:00.000Z"
         );
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -21,6 +21,7 @@ use crate::errors::ProxyError;
 use crate::framing::{Sniffed, Sniffer, NO_BAD_HEAD};
 use crate::handler::{self, Conn, State};
 use crate::race::{race, Either};
+use crate::timer::ConnTimer;
 
 const DRAIN: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -114,8 +115,10 @@ async fn serve_inner(
             io: stream,
             sniffer: Sniffer::new(Arc::clone(&bad_head)),
         };
+        let timer = ConnTimer::new();
         let conn = Arc::new(Conn {
             state: Arc::clone(&state),
+            timer: timer.clone(),
             peer_ip: peer.ip(),
             permit: Arc::new(permit),
             requests: AtomicU64::new(0),
@@ -125,7 +128,7 @@ async fn serve_inner(
         tasks.spawn(async move {
             let service = service_fn(move |req| handler::handle(Arc::clone(&conn), req));
             let served = http1::Builder::new()
-                .timer(TokioTimer::new())
+                .timer(timer)
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .max_header_size(MAX_HEADER_BYTES)
                 .keep_alive(true)

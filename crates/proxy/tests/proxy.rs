@@ -559,10 +559,37 @@ async fn waking_upstream_is_retried_for_idempotent_requests() {
     )
     .await;
     assert_eq!(r.status, 503);
-    let r = get(proxy.addr, "/flaky", "").await;
+    let r = get(proxy.addr, "/flaky", "X-Keep: 1\r\n").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "awake");
-    assert_eq!(up.seen().len(), 3);
+    let seen = up.seen();
+    assert_eq!(seen.len(), 3);
+    // Every attempt carries the whole request: the first (a copy kept for the retry) and the retry.
+    for s in &seen[1..] {
+        assert_eq!((s.method.as_str(), s.target.as_str()), ("GET", "/flaky"));
+        assert_eq!(
+            s.headers["x-hf-authorization"],
+            format!("Bearer {TOKEN}").as_str()
+        );
+        assert_eq!(s.headers["x-keep"], "1");
+    }
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn with_retries_off_a_request_is_sent_once_and_whole() {
+    let up = start_upstream().await;
+    let proxy = start_proxy(&up.origin, &[("PROXY_WAKE_RETRY_SECS", "0")]).await;
+    let r = get(proxy.addr, "/flaky", "X-Keep: 1\r\n").await;
+    assert_eq!(r.status, 503);
+    let seen = up.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].target, "/flaky");
+    assert_eq!(
+        seen[0].headers["x-hf-authorization"],
+        format!("Bearer {TOKEN}").as_str()
+    );
+    assert_eq!(seen[0].headers["x-keep"], "1");
     proxy.stop().await;
 }
 
