@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
+# shellcheck source=bench/proxy/nginx.sh
+. bench/proxy/nginx.sh
 out="$root/bench/out/proxy"
 mkdir -p "$out"
 ROUNDS="${ROUNDS:-6}"; DURATION="${DURATION:-5s}"; CONNS="${CONNS:-64}"
@@ -39,33 +41,7 @@ proxy_addr=$(first_line "$out/ab-proxy.stdout"); proxy_addr="${proxy_addr#listen
 ng="$out/ab-nginx"
 rm -rf "$ng"; mkdir -p "$ng/tmp"
 ng_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$ng/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $ng/nginx.pid;
-error_log $ng/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log $ng/access.log combined buffer=16k flush=200ms;
-  client_body_temp_path $ng/tmp/body;
-  proxy_temp_path $ng/tmp/proxy;
-  fastcgi_temp_path $ng/tmp/fastcgi;
-  uwsgi_temp_path $ng/tmp/uwsgi;
-  scgi_temp_path $ng/tmp/scgi;
-  upstream app { server $up_addr; keepalive 64; }
-  server {
-    listen 127.0.0.1:$ng_port;
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "";
-      proxy_set_header X-HF-Authorization "Bearer $TOKEN";
-      proxy_buffering off;
-    }
-  }
-}
-NGINX
+nginx_conf "$ng" "$ng_port" "$up_addr" "$TOKEN"
 "$nginx_bin" -p "$ng" -c "$ng/nginx.conf" >"$ng/stdout.log" 2>&1 &
 pids+=("$!")
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$ng_port/" >/dev/null 2>&1 && break; sleep 0.1; done

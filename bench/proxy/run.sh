@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
+# shellcheck source=bench/proxy/nginx.sh
+. bench/proxy/nginx.sh
 out="$root/bench/out/proxy"
 mkdir -p "$out"
 DURATION="${DURATION:-10s}"
@@ -73,38 +75,11 @@ fa_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
   exec "$venv/bin/uvicorn" fastapi_proxy:app --host 127.0.0.1 --port "$fa_port" --no-access-log --log-level warning \
   >"$out/fastapi.log" 2>&1) &
 fa_pid=$!; pids+=("$fa_pid")
-# nginx as the mature peer: one worker, an upstream keepalive pool, the same token header, access log on (buffered
-# and flushed every 200 ms like ours), no response buffering (ours streams every body frame by frame).
+# nginx as the mature peer (bench/proxy/nginx.sh).
 ng="$out/nginx"
 rm -rf "$ng"; mkdir -p "$ng/tmp"
 ng_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$ng/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $ng/nginx.pid;
-error_log $ng/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log $ng/access.log combined buffer=16k flush=200ms;
-  client_body_temp_path $ng/tmp/body;
-  proxy_temp_path $ng/tmp/proxy;
-  fastcgi_temp_path $ng/tmp/fastcgi;
-  uwsgi_temp_path $ng/tmp/uwsgi;
-  scgi_temp_path $ng/tmp/scgi;
-  upstream app { server $up_addr; keepalive 64; }
-  server {
-    listen 127.0.0.1:$ng_port;
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "";
-      proxy_set_header X-HF-Authorization "Bearer $TOKEN";
-      proxy_buffering off;
-    }
-  }
-}
-NGINX
+nginx_conf "$ng" "$ng_port" "$up_addr" "$TOKEN"
 "$nginx_bin" -p "$ng" -c "$ng/nginx.conf" >"$ng/stdout.log" 2>&1 &
 ng_pid=$!; pids+=("$ng_pid")
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$ng_port/" >/dev/null 2>&1 && break; sleep 0.1; done
