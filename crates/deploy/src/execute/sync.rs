@@ -156,13 +156,13 @@ impl<'a> Syncer<'a> {
             return Ok(None);
         };
         let git_ignore = git_ignore(files)?;
-        let target = files::Target {
-            client: &self.ctx.client,
-            repo: &self.repo,
-            revision: &self.revision,
-            create_pr: self.create_pr,
-            git_ignore: git_ignore.as_deref(),
-        };
+        let target = files_target(
+            self.ctx,
+            &self.repo,
+            &self.revision,
+            self.create_pr,
+            git_ignore.as_deref(),
+        );
         files::current_head(&target, file).await
     }
 
@@ -179,13 +179,13 @@ impl<'a> Syncer<'a> {
             EarlyUploads::No => Vec::new(),
         };
         let git_ignore = git_ignore(files)?;
-        let target = files::Target {
-            client: &self.ctx.client,
-            repo: &self.repo,
-            revision: &self.revision,
-            create_pr: self.create_pr,
-            git_ignore: git_ignore.as_deref(),
-        };
+        let target = files_target(
+            self.ctx,
+            &self.repo,
+            &self.revision,
+            self.create_pr,
+            git_ignore.as_deref(),
+        );
         let lfs = lfs_target(self.ctx, &self.repo, &self.revision, self.create_pr);
         // The early uploads log after the plan is printed (see `release_log`), in the order a reader expects.
         let mut log = self.ctx.reporter.held();
@@ -370,6 +370,23 @@ impl<'a> Syncer<'a> {
             description: &self.description,
             limits: self.limits,
         }
+    }
+}
+
+/// Where preupload asks about this branch's files (a function of the parts, like `lfs_target`).
+fn files_target<'s>(
+    ctx: &'s Ctx<'_>,
+    repo: &'s RepoRef,
+    revision: &'s str,
+    create_pr: bool,
+    git_ignore: Option<&'s str>,
+) -> files::Target<'s> {
+    files::Target {
+        client: &ctx.client,
+        repo,
+        revision,
+        create_pr,
+        git_ignore,
     }
 }
 
