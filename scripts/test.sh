@@ -16,7 +16,7 @@ stages=(
   "venvs:the Python venvs (test peers, linters), refreshed only when a requirements file changed"
   "rust:cargo fmt, clippy, module cycles and the workspace tests"
   "proxy:the proxy crate alone (its own Cargo.lock): fmt, clippy, tests, release build, Space template lint"
-  "bins:the binaries the later stages run (debug hf-deploy and hub-emulator, release hf-space-proxy)"
+  "bins:the binaries the later stages run (debug hf-deploy, hub-emulator and hf-deploy-demo, release hf-space-proxy)"
   "conformance:the official client (newest 2.x and a 0.2x release) against the emulator"
   "lint:actionlint (shellcheck on run: scripts), zizmor, check-jsonschema, shellcheck"
   "demo:the offline demo (the README's first command)"
@@ -60,11 +60,13 @@ ensure_venvs() {
 }
 
 bins_ready=""
+workspace_built=""
 ensure_bins() {
   [[ -z $bins_ready ]] || return 0
   if [[ -z ${HF_DEPLOY_BIN:-} || -z ${HUB_EMULATOR_BIN:-} ]]; then
-    step "Binaries: hf-deploy and hub-emulator (debug, all features)"
-    cargo build --workspace --all-features --locked --bins
+    step "Binaries: hf-deploy, hub-emulator and hf-deploy-demo (debug; the workspace, as \`cargo build\` builds it)"
+    cargo build --workspace --locked --bins
+    workspace_built=1
   fi
   export HF_DEPLOY_BIN=${HF_DEPLOY_BIN:-$root/target/debug/hf-deploy}
   export HUB_EMULATOR_BIN=${HUB_EMULATOR_BIN:-$root/target/debug/hub-emulator}
@@ -85,7 +87,7 @@ stage_venvs() {
 stage_rust() {
   step "Rust: format, lints, module cycles"
   cargo fmt --all --check
-  python3 scripts/module-cycles.py crates/hub crates/deploy crates/hub-emulator
+  python3 scripts/module-cycles.py crates/hub crates/deploy crates/hub-emulator crates/demo
   cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
   step "Rust: workspace tests"
   cargo test --workspace --all-features --locked
@@ -126,8 +128,17 @@ stage_lint() {
 
 stage_demo() {
   ensure_bins
+  if [[ -n $workspace_built ]]; then
+    # The README's promise: after \`cargo build\` of the workspace, the demo command compiles nothing (the demo
+    # resolves the same dependency features as the workspace, so every crate is reused).
+    step "Offline demo: building it after the workspace build compiles nothing"
+    cargo build --locked -p hf-deploy-demo --message-format=json | python3 scripts/check-fresh-build.py
+  else
+    step "Binaries: hf-deploy-demo (debug)"
+    cargo build --locked -p hf-deploy-demo
+  fi
   step "Offline demo (the README's first command, debug build)"
-  "$HF_DEPLOY_BIN" demo
+  "$root/target/debug/hf-deploy-demo"
 }
 
 stage_python() {

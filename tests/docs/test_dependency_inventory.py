@@ -11,13 +11,14 @@ CRATES = {
     "hub": ROOT / "crates/hub/Cargo.toml",
     "deploy": ROOT / "crates/deploy/Cargo.toml",
     "hub-emulator": ROOT / "crates/hub-emulator/Cargo.toml",
+    "demo": ROOT / "crates/demo/Cargo.toml",
     "proxy": ROOT / "crates/proxy/Cargo.toml",
 }
 
 
 def declared_rust() -> set[tuple[str, str]]:
     pairs = set()
-    internal = {"hub", "hub-emulator", "hf-deploy", "hf-space-proxy"}
+    internal = {"hub", "hub-emulator", "hf-deploy", "hf-deploy-demo", "hf-space-proxy"}
     for crate, path in CRATES.items():
         manifest = tomllib.loads(path.read_text(encoding="utf-8"))
         for section_name in ("dependencies", "dev-dependencies", "build-dependencies"):

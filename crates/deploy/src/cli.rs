@@ -25,8 +25,6 @@ pub enum Command {
     Deploy(Box<DeployArgs>),
     /// Delete test repos whose name starts with a prefix and that are older than a duration.
     Janitor(JanitorArgs),
-    /// Offline demo against an embedded Hub emulator (build with `--features demo`).
-    Demo(DemoArgs),
 }
 
 /// Inputs of `hf-deploy deploy`, named like the action's inputs. Booleans accept `true`/`false` (a bare flag
@@ -118,14 +116,6 @@ pub struct JanitorArgs {
     /// List what would be deleted, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Print one JSON object with the result on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// `hf-deploy demo`.
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
     /// Print one JSON object with the result on stdout.
     #[arg(long)]
     pub json: bool,

@@ -35,6 +35,11 @@ pub use execute::probe::wait_and_probe;
 pub use execute::space_wait::WaitOptions;
 pub use failure::{ExitKind, Failure};
 pub use plan::files::{diff, Change, KEEP};
+/// The proxy Space's upstream variable and token secret (docs/contracts.md), for the demo, which starts the
+/// proxy from the settings a deploy wrote.
+pub use proxy_space::settings::{
+    TARGET_URL as PROXY_TARGET_URL, TOKEN_SECRET as PROXY_TOKEN_SECRET,
+};
 pub use report::{Outcome, Report, Reporter, Style};
 pub use source::{Content, LocalFile};
 pub use tuning::Tuning;

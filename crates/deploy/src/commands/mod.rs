@@ -1,6 +1,5 @@
 //! One module per subcommand; `dispatch` parses the command line and runs one of them.
 
-pub mod demo;
 pub mod deploy;
 pub mod janitor;
 
@@ -115,9 +114,6 @@ pub fn dispatch(args: Vec<OsString>) -> i32 {
             rt.block_on(janitor::run(&janitor_args, style))
                 .map_err(|f| (style, f))
         }
-        Command::Demo(demo_args) => rt
-            .block_on(demo::run(&demo_args))
-            .map_err(|e| (style, Failure::runtime(format!("{e:#}")))),
     };
     match result {
         Ok(()) => 0,

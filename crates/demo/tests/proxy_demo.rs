@@ -1,19 +1,18 @@
-//! `hf-deploy demo` (built with `--features demo`): runs offline, in seconds, tells its story on stderr and,
-//! with `--json`, reports what happened; the demo token never shows.
-#![cfg(feature = "demo")]
+//! `hf-deploy-demo`: runs offline, in seconds, tells its story on stderr and, with `--json`, reports what
+//! happened; the demo token never shows.
 
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_deploys_calls_through_the_proxy_and_redeploys_nothing() {
     let started = Instant::now();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hf-deploy"))
-        .args(["demo", "--json"])
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hf-deploy-demo"))
+        .arg("--json")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .output()
         .await
-        .expect("hf-deploy demo runs");
+        .expect("hf-deploy-demo runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -77,4 +76,26 @@ async fn the_demo_deploys_calls_through_the_proxy_and_redeploys_nothing() {
         "proxy log lines after the end:\n{stderr}"
     );
     assert!(stderr.contains("proxy log | "), "{stderr}");
+}
+
+/// The demo's deploys run this binary as `hf-deploy`: its command line, its version, its exit codes.
+#[test]
+fn as_hf_deploy_the_demo_binary_is_hf_deploy() {
+    let bin = env!("CARGO_BIN_EXE_hf-deploy-demo");
+    let version = std::process::Command::new(bin)
+        .args(["--as-hf-deploy", "--version"])
+        .output()
+        .expect("hf-deploy-demo runs");
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("hf-deploy {}", env!("CARGO_PKG_VERSION"))
+    );
+    // A token flag is refused as hf-deploy refuses it: bad input, exit 2.
+    let refused = std::process::Command::new(bin)
+        .args(["--as-hf-deploy", "deploy", "--hf-token=hf_x"])
+        .env_clear()
+        .output()
+        .expect("hf-deploy-demo runs");
+    assert_eq!(refused.status.code(), Some(2));
 }
