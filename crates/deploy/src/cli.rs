@@ -92,8 +92,9 @@ pub struct DeployArgs {
     /// How long to wait for the Space: seconds, or a duration like 15m [default: 900].
     #[arg(long, env = "HF_DEPLOY_WAIT_TIMEOUT", value_name = "SECONDS")]
     pub wait_timeout: Option<String>,
-    /// Reuse the digests of files unchanged since the last run from this machine's cache (`HF_DEPLOY_CACHE_DIR`,
-    /// else `$XDG_CACHE_HOME/hf-deploy` or `~/.cache/hf-deploy`) [default: true].
+    /// Reuse the digests of files unchanged since the last run, and the file list of the commit the last run
+    /// made or listed, from this machine's cache (`HF_DEPLOY_CACHE_DIR`, else `$XDG_CACHE_HOME/hf-deploy` or
+    /// `~/.cache/hf-deploy`) [default: true].
     #[arg(long, env = "HF_DEPLOY_HASH_CACHE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub hash_cache: Option<String>,
     /// Print one JSON object with the result on stdout (logs go to stderr).

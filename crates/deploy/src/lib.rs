@@ -23,6 +23,7 @@ mod plan;
 mod proxy_space;
 mod report;
 mod source;
+mod tree_cache;
 mod tuning;
 mod validate;
 

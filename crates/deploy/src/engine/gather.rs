@@ -15,6 +15,7 @@ use crate::source::hash_cache::HashCache;
 use crate::source::readme::space_readme;
 use crate::source::walk::{self, Walked};
 use crate::source::LocalFile;
+use crate::tree_cache;
 
 /// What a deploy starts from.
 pub struct Gathered {
@@ -67,11 +68,11 @@ pub async fn gather(ctx: &Ctx<'_>) -> Result<Gathered, Failure> {
         Some(head) => head,
         None => read_head(ctx, &repo).await,
     };
-    // An existing repo's tree is listed while the walk still hashes (it is read after the head, so a push in
-    // between makes the commit fail with 412 and re-plan, never mix trees).
+    // An existing repo's tree is listed while the walk still hashes, by the head's commit id: exactly that
+    // commit's files (kept by the tree cache), whatever is pushed meanwhile (the commit's parentCommit catches it).
     let listing = async {
         match &head {
-            Ok(Some(_)) => Some(ctx.client.list_tree(&repo, &cfg.revision).await),
+            Ok(Some(info)) => Some(tree_cache::tree_at(ctx, &repo, &info.sha).await),
             _ => None,
         }
     };

@@ -12,6 +12,7 @@ use crate::plan::proxy::ProxyState;
 use crate::proxy_space::{settings, template};
 use crate::report::Report;
 use crate::source::LocalFile;
+use crate::tree_cache;
 
 /// Files a freshly created Space holds before we write the template.
 const FRESH_SPACE_FILES: &[&str] = &[".gitattributes", "README.md"];
@@ -53,7 +54,7 @@ pub async fn read(
     };
     let (variables, tree, secrets) = tokio::join!(
         ctx.client.space_variables(&id),
-        ctx.client.list_tree(&proxy_ref, &info.sha),
+        tree_cache::tree_at(ctx, &proxy_ref, &info.sha),
         ctx.client.list_space_secrets(&id),
     );
     let variables = variables.map_err(hub_err("reading the variables of"))?;
@@ -73,9 +74,7 @@ pub async fn read(
             .await?
             .filter(|h| *h != info.sha)
         {
-            tree = ctx
-                .client
-                .list_tree(&proxy_ref, &head)
+            tree = tree_cache::tree_at(ctx, &proxy_ref, &head)
                 .await
                 .map_err(hub_err("listing"))?;
         }

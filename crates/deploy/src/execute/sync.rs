@@ -15,6 +15,7 @@ use crate::plan::files::{self, FilePlan, ModeCache};
 use crate::report::human::{self, Heading};
 use crate::report::{Report, Reporter};
 use crate::source::{Content, LocalFile};
+use crate::tree_cache;
 use crate::tuning::CommitLimits;
 
 /// Re-plans after a 412 before giving up.
@@ -130,10 +131,7 @@ impl<'a> Syncer<'a> {
                 newer.get(..12).unwrap_or(&newer),
                 self.revision
             ));
-            let tree = self
-                .ctx
-                .client
-                .list_tree(&self.repo, &newer)
+            let tree = tree_cache::tree_at(self.ctx, &self.repo, &newer)
                 .await
                 .map_err(|e| Failure::hub(&format!("listing the files of {}", self.repo.id), e))?;
             plan = self.plan_once(files, newer, &tree, early).await?;
@@ -227,6 +225,11 @@ impl<'a> Syncer<'a> {
             upload_lfs(&lfs, &plan.uploads, &mut self.uploaded, self.ctx.reporter).await?;
             match commit_plan(&self.commit_spec(), &plan).await {
                 Ok(made) => {
+                    if let Some(last) = made.last().filter(|_| !self.create_pr) {
+                        // The branch now holds exactly the plan on top of its parent: the next deploy from here
+                        // need not list it.
+                        tree_cache::record_commit(self.ctx, &self.repo, &plan, &last.commit_oid);
+                    }
                     commits.extend(made);
                     break;
                 }
@@ -296,8 +299,7 @@ impl<'a> Syncer<'a> {
             }
         };
         // By commit id: the tree of exactly that head (a branch listing could be newer, or cached).
-        let tree = client
-            .list_tree(&self.repo, &head)
+        let tree = tree_cache::tree_at(self.ctx, &self.repo, &head)
             .await
             .map_err(|e| Failure::hub(&format!("listing the files of {}", self.repo.id), e))?;
         let plan = self.plan(files, head, &tree, EarlyUploads::Start).await?;
