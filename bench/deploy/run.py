@@ -444,6 +444,11 @@ def render(bench: Bench, hashes: dict | None, start: dict | None, big: dict | No
         checks.append(("real network: no-op wall ≤ 1/10", noop[0]["wall"] <= noop[1]["wall"] / 10,
                        f"{ratio(noop[0]['wall'], noop[1]['wall'])} ({noop[0]['requests']} vs "
                        f"{noop[1]['requests']} requests)"))
+    if "N2b" in by:
+        noop = by["N2b"]
+        checks.append(("(reference) real network: no-op with the hash and tree caches off (a fresh CI runner)", None,
+                       f"{ratio(noop[0]['wall'], noop[1]['wall'])} ({noop[0]['requests']} vs "
+                       f"{noop[1]['requests']} requests)"))
     if "N3" in by:
         one = by["N3"]
         checks.append(("(reference) real network: one small file changed", None,
@@ -548,6 +553,7 @@ def main() -> None:
             net_labels = {
                 "N1": f"N1 real network, cold: {sizes['small']:,} small + 4 × {sizes['net_big'] // MIB} MiB",
                 "N2": "N2 real network, no-op: the same again",
+                "N2b": "N2b real network, no-op, caches off (a fresh CI runner)",
                 "N3": "N3 real network, one small file changed",
             }
             net_runs: dict[str, list] = {key: [] for key in net_labels}
@@ -560,6 +566,8 @@ def main() -> None:
                     write_big(folder / "weights" / f"shard-{index}.bin", sizes["net_big"], 510 + index + 100 * rep)
                 net_runs["N1"].append(bench.pair(net_labels["N1"], repo, folder))
                 net_runs["N2"].append(bench.pair(net_labels["N2"], repo, folder))
+                # Without the hash and tree caches: every file read again and the tree listed, as on a new runner.
+                net_runs["N2b"].append(bench.pair(net_labels["N2b"], repo, folder, HF_DEPLOY_HASH_CACHE="false"))
                 with open(folder / "d00" / "e0" / "f000000.txt", "a") as handle:
                     handle.write("changed\n")
                 net_runs["N3"].append(bench.pair(net_labels["N3"], repo, folder))

@@ -18,15 +18,6 @@ async fn lfs_only_emulator() -> hub_emulator::Emulator {
     emulator_with(|b| b.xet(false)).await
 }
 
-/// Commits that landed. A 412 is not one: a deploy that read `main` while it was still stale (the emulator's
-/// default `--stale-reads-ms`) is refused once and plans again.
-fn commits(emu: &hub_emulator::Emulator, from: usize) -> usize {
-    journal_since(emu, from)
-        .iter()
-        .filter(|(m, p, landed)| m == "POST" && p.contains("/commit/") && *landed)
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_deploy_then_rerun_makes_no_commit() {
     let emu = emulator().await;

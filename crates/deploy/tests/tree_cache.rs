@@ -14,13 +14,6 @@ fn tree_listings(emu: &hub_emulator::Emulator, from: usize) -> usize {
         .count()
 }
 
-fn commits(emu: &hub_emulator::Emulator, from: usize) -> usize {
-    journal_since(emu, from)
-        .iter()
-        .filter(|(method, path, _)| method == "POST" && path.contains("/commit/"))
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redeploy_from_the_same_machine_lists_no_tree() {
     // Stale reads off: this test needs the head read to find the commit the previous deploy made (a stale read

@@ -15,7 +15,6 @@ use crate::storage::{LfsStore, StoreError};
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use futures::StreamExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -87,7 +86,7 @@ impl XetStore {
         &self,
         parts: &axum::http::request::Parts,
         path: &str,
-        body: Bytes,
+        body: reqwest::Body,
     ) -> Response {
         let query = parts
             .uri

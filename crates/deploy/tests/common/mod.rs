@@ -306,6 +306,15 @@ pub fn journal_since(emu: &Emulator, from: usize) -> Vec<(String, String, bool)>
         .collect()
 }
 
+/// Commits that landed. A 412 is not one: a deploy that read `main` while it was still stale (the emulator's
+/// default `--stale-reads-ms`) is refused once and plans again.
+pub fn commits(emu: &hub_emulator::Emulator, from: usize) -> usize {
+    journal_since(emu, from)
+        .iter()
+        .filter(|(m, p, landed)| m == "POST" && p.contains("/commit/") && *landed)
+        .count()
+}
+
 /// Requests that carried file content to the Hub: LFS PUTs (a basic upload or one multipart part) and xorb
 /// uploads to the Xet store, whichever transfer the Hub picked.
 pub fn content_uploads(emu: &Emulator, from: usize) -> usize {

@@ -91,11 +91,17 @@ pub async fn cas(ctx: Ctx, req: Request) -> ApiResult<Response> {
             _ => return Err(xet_unauthorized()),
         }
     }
-    let shard = path.ends_with("/shards");
     let (parts, body) = req.into_parts();
+    if !path.ends_with("/shards") {
+        // Xorbs (up to 64 MiB) stream through: collecting each into one buffer first cost a copy and a fresh
+        // 64 MiB of zeroed pages per xorb.
+        let body = reqwest::Body::wrap_stream(body.into_data_stream());
+        return Ok(store.forward(&parts, &path, body).await);
+    }
+    // A shard (small) is kept: its files are ingested once the store took it.
     let body = body_bytes(body).await?;
-    let resp = store.forward(&parts, &path, body.clone()).await;
-    if !(shard && resp.status().is_success()) {
+    let resp = store.forward(&parts, &path, body.clone().into()).await;
+    if !resp.status().is_success() {
         return Ok(resp);
     }
     // The answer is read before the files are ingested: a v2 shard answer streams its result.
