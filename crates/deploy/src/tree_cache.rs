@@ -8,6 +8,7 @@
 //! One file per repo, `<cache dir>/trees-v1/<sha256 of endpoint, type and id>.tsv`, next to the hash cache
 //! and on when it is. A file that does not parse, or names another commit or repo, is a miss.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use hub::{RepoRef, TreeEntry};
 use sha2::{Digest, Sha256};
 
 use crate::context::Ctx;
-use crate::plan::files::FilePlan;
+use crate::plan::files::{FilePlan, Upload};
 use crate::report::Report;
 
 const HEADER: &str = "hf-deploy tree cache v1";
@@ -61,28 +62,75 @@ impl TreeCache {
     /// Keeps `tree` as the tree of `commit` (replacing what was kept), atomically.
     pub fn store(&self, commit: &str, tree: &[TreeEntry]) -> io::Result<()> {
         if !is_commit(commit) || tree.iter().any(|e| !storable(&e.path)) {
-            // Not representable: drop what was kept, it may be of a commit that is no longer the head.
-            return match std::fs::remove_file(&self.file) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            };
+            return self.drop_kept();
         }
+        self.write(commit, |out| {
+            for e in tree {
+                write_entry(out, e)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Keeps the tree a commit of `plan` made on top of `plan.parent`, when the parent's tree is the one kept:
+    /// the kept lines are copied through (never all held in memory: a 100,000-file deploy stays as small as
+    /// without the cache), minus what the plan deleted or replaced, plus what it uploaded.
+    pub fn store_after(&self, commit: &str, plan: &FilePlan) -> io::Result<()> {
+        let Ok(file) = File::open(&self.file) else {
+            return Ok(());
+        };
+        let mut lines = BufReader::new(file).lines();
+        let mut next = || lines.next().and_then(Result::ok);
+        if next().as_deref() != Some(HEADER)
+            || next().as_deref() != Some(self.key.as_str())
+            || next().as_deref() != Some(plan.parent.as_str())
+        {
+            return Ok(());
+        }
+        if !is_commit(commit) || plan.uploads.iter().any(|u| !storable(&u.file.path)) {
+            return self.drop_kept();
+        }
+        let replaced: HashSet<&str> = plan
+            .deletes
+            .iter()
+            .map(String::as_str)
+            .chain(plan.uploads.iter().map(|u| u.file.path.as_str()))
+            .collect();
+        self.write(commit, |out| {
+            for line in lines {
+                let line = line?;
+                let entry = parse(&line).ok_or_else(|| io::Error::other("a damaged tree cache"))?;
+                if !replaced.contains(entry.path.as_str()) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            for entry in plan.uploads.iter().map(uploaded) {
+                write_entry(out, &entry)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Not representable: drop what was kept, it may be of a commit that is no longer the head.
+    fn drop_kept(&self) -> io::Result<()> {
+        match std::fs::remove_file(&self.file) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn write(
+        &self,
+        commit: &str,
+        entries: impl FnOnce(&mut BufWriter<&mut File>) -> io::Result<()>,
+    ) -> io::Result<()> {
         let dir = self.file.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         {
             let mut out = BufWriter::new(tmp.as_file_mut());
             writeln!(out, "{HEADER}\n{}\n{commit}", self.key)?;
-            for e in tree {
-                writeln!(
-                    out,
-                    "{}\t{}\t{}\t{}",
-                    e.path,
-                    e.size,
-                    e.oid,
-                    e.lfs_sha256.as_deref().unwrap_or("-")
-                )?;
-            }
+            entries(&mut out)?;
             out.flush()?;
         }
         tmp.persist(&self.file).map_err(|e| e.error)?;
@@ -90,37 +138,36 @@ impl TreeCache {
     }
 }
 
-/// The tree after `plan` was committed on top of `base` (the tree of `plan.parent`).
-pub fn after(base: Vec<TreeEntry>, plan: &FilePlan) -> Vec<TreeEntry> {
-    let deleted: std::collections::HashSet<&str> =
-        plan.deletes.iter().map(String::as_str).collect();
-    let uploaded: std::collections::HashSet<&str> =
-        plan.uploads.iter().map(|u| u.file.path.as_str()).collect();
-    let mut tree: Vec<TreeEntry> = base
-        .into_iter()
-        .filter(|e| !deleted.contains(e.path.as_str()) && !uploaded.contains(e.path.as_str()))
-        .collect();
-    tree.extend(plan.uploads.iter().map(|u| {
-        let file = &u.file;
-        match u.lfs {
-            true => TreeEntry {
-                path: file.path.clone(),
-                size: file.size,
-                oid: hub::hash::hash_bytes(
-                    hub::hash::lfs_pointer(&file.sha256, file.size).as_bytes(),
-                )
+fn write_entry(out: &mut impl Write, e: &TreeEntry) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}\t{}\t{}\t{}",
+        e.path,
+        e.size,
+        e.oid,
+        e.lfs_sha256.as_deref().unwrap_or("-")
+    )
+}
+
+/// The tree entry of an uploaded file, as the Hub lists it after the commit.
+fn uploaded(u: &Upload) -> TreeEntry {
+    let file = &u.file;
+    match u.lfs {
+        true => TreeEntry {
+            path: file.path.clone(),
+            size: file.size,
+            // The Hub lists an LFS file's oid as the git blob id of its pointer.
+            oid: hub::hash::hash_bytes(hub::hash::lfs_pointer(&file.sha256, file.size).as_bytes())
                 .git_sha1,
-                lfs_sha256: Some(file.sha256.clone()),
-            },
-            false => TreeEntry {
-                path: file.path.clone(),
-                size: file.size,
-                oid: file.git_sha1.clone(),
-                lfs_sha256: None,
-            },
-        }
-    }));
-    tree
+            lfs_sha256: Some(file.sha256.clone()),
+        },
+        false => TreeEntry {
+            path: file.path.clone(),
+            size: file.size,
+            oid: file.git_sha1.clone(),
+            lfs_sha256: None,
+        },
+    }
 }
 
 /// The tree of `commit` in `repo`: from the cache when it holds that commit, else listed (and kept).
@@ -152,11 +199,8 @@ pub fn record_commit(ctx: &Ctx<'_>, repo: &RepoRef, plan: &FilePlan, commit: &st
     let Some(cache) = of(ctx, repo) else {
         return;
     };
-    let _ = match cache.load(&plan.parent) {
-        Some(base) => cache.store(commit, &after(base, plan)),
-        // The parent's tree was not kept (not storable): nothing to derive from.
-        None => Ok(()),
-    };
+    // Without the parent's tree (not kept, or another commit's) there is nothing to derive from.
+    let _ = cache.store_after(commit, plan);
 }
 
 fn of(ctx: &Ctx<'_>, repo: &RepoRef) -> Option<TreeCache> {
@@ -252,12 +296,13 @@ mod tests {
 
     #[test]
     fn after_a_commit_the_tree_is_the_parents_with_the_plan_applied() {
-        use crate::plan::files::{Change, Upload};
+        use crate::plan::files::Change;
         use crate::source::LocalFile;
         use std::sync::Arc;
         let small = Arc::new(LocalFile::from_bytes("a.txt", b"new\n".to_vec()));
         let big = Arc::new(LocalFile::from_bytes("w.bin", vec![7; 100]));
         let plan = FilePlan {
+            parent: C1.to_string(),
             uploads: vec![
                 Upload {
                     file: Arc::clone(&small),
@@ -278,7 +323,32 @@ mod tests {
             entry("gone.txt", false),
             entry("kept.txt", false),
         ];
-        let mut tree = after(base, &plan);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TreeCache::new(dir.path(), "http://hub", &repo());
+        cache.store_after(C2, &plan).unwrap();
+        assert_eq!(
+            cache.load(C2),
+            None,
+            "nothing kept for the parent: nothing derived"
+        );
+        cache.store(C1, &base).unwrap();
+        cache
+            .store_after(
+                C2,
+                &FilePlan {
+                    parent: C2.to_string(),
+                    ..plan.clone()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            cache.load(C1),
+            Some(base),
+            "another parent: the kept tree stays"
+        );
+        cache.store_after(C2, &plan).unwrap();
+        assert_eq!(cache.load(C1), None);
+        let mut tree = cache.load(C2).expect("the commit's tree");
         tree.sort_by(|a, b| a.path.cmp(&b.path));
         let paths: Vec<&str> = tree.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["a.txt", "kept.txt", "w.bin"]);
