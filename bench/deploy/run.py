@@ -12,7 +12,7 @@ Workloads (data generated under bench/out/deploy, removed at the end unless --ke
   5 huge      one 2 GiB file (multipart)
 Each tool gets its own emulator process (release build, --data-dir on disk), started identically: the
 emulator's LFS store is content-addressed, so a shared one would let the second tool skip every upload.
-For each run: wall time, CPU time and peak RSS of the tool's process (wait4), bytes sent (sum of the
+For each run: wall time, CPU time (wait4) and peak RSS (GNU time) of the tool's process, bytes sent (sum of the
 journal's `bytes_in`), HTTP requests and commits (journal), the emulator's own CPU time, and ours/theirs.
 Also: sha256 throughput against sha256sum (one 2 GiB file; many files with all cores busy), start-up time
 (`hf-deploy --version` against `python -c "import huggingface_hub"`), and the peak RSS of a no-op deploy of
@@ -131,6 +131,9 @@ def write_small_tree(root: pathlib.Path, count: int, seed: int, fanout: int = 20
 # ---------------------------------------------------------------- measuring
 
 
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
 def measure(cmd: list[str], env: dict[str, str], emu: Emulator, stderr_path: pathlib.Path) -> dict:
     """Runs one tool to completion; everything the emulator saw in between is attributed to it."""
     # Flush dirty pages first (freshly generated data, the emulators' stored objects): otherwise their write-back
@@ -138,11 +141,16 @@ def measure(cmd: list[str], env: dict[str, str], emu: Emulator, stderr_path: pat
     os.sync()
     emu.clear_journal()
     cpu_before = emu.cpu()
+    # Peak RSS through GNU time: Linux keeps a process's peak RSS from before its exec, so a tool forked straight
+    # from this Python process (over 100 MiB after generating data) would report at least that. `time` is small.
+    rss_path = stderr_path.with_suffix(".rss")
+    wrapped = [GNU_TIME, "-f", "%M", "-o", str(rss_path), *cmd] if GNU_TIME else cmd
     with open(stderr_path, "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=err, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(wrapped, env=env, stdout=err, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+    rss_kib = int(rss_path.read_text().split()[-1]) if GNU_TIME and rss_path.exists() else usage.ru_maxrss
     if os.waitstatus_to_exitcode(status) != 0:
         tail = stderr_path.read_text(errors="replace")[-3000:]
         raise SystemExit(f"{' '.join(cmd[:2])} failed (exit {os.waitstatus_to_exitcode(status)}):\n{tail}")
@@ -152,7 +160,7 @@ def measure(cmd: list[str], env: dict[str, str], emu: Emulator, stderr_path: pat
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_mib": usage.ru_maxrss / 1024,
+        "rss_mib": rss_kib / 1024,
         "requests": len(entries),
         "bytes": sum(int(e.get("bytes_in", 0)) for e in entries),
         "lfs_bytes": sum(int(e.get("bytes_in", 0)) for e in lfs),

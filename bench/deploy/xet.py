@@ -95,14 +95,19 @@ def main() -> None:
     parser.add_argument("--python", required=True)
     parser.add_argument("--quick", action="store_true", help="1/8 of the data, no RESULTS file")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of every workload (fresh emulators each "
+                        "time); the table shows each tool's median run")
     args = parser.parse_args()
     scale = 8 if args.quick else 1
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
     tables = []
     for key, title, link in LINKS:
-        log(f"link: {title}")
-        tables.append(f"### {title}\n\n" + render(workloads(XetBench(args.python, link, key), scale)))
+        runs = []
+        for rep in range(args.repeat):
+            log(f"link: {title} (run {rep + 1} of {args.repeat})")
+            runs.append(workloads(XetBench(args.python, link, f"{key}-{rep}"), scale))
+        tables.append(f"### {title}\n\n" + render(medians(runs)) + "\n" + walls(runs))
     import hf_xet  # noqa: F401  (the peer ran through Xet)
     import huggingface_hub
 
@@ -112,7 +117,8 @@ def main() -> None:
         f"`bash bench/deploy/run.sh --xet` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f} at the end; huggingface_hub {huggingface_hub.__version__} with "
         f"hf_xet, Python {platform.python_version()}" + (f"; data scaled 1/{scale}" if scale > 1 else "") + ".",
-        "Each tool against its own release-build hub-emulator; MiB sent counts every request body the tool sent.",
+        f"Each tool against its own release-build hub-emulator; MiB sent counts every request body the tool sent; each "
+        f"workload ran {args.repeat} times (fresh emulators each time) and the table shows each tool's median run.",
         "",
         *tables,
     ])
@@ -150,6 +156,26 @@ def workloads(bench: XetBench, scale: int) -> list[tuple[str, dict[str, dict]]]:
     finally:
         bench.close()
     return rows
+
+
+def medians(runs: list[list[tuple[str, dict[str, dict]]]]) -> list[tuple[str, dict[str, dict]]]:
+    """Per workload and tool, the run with the median wall time (its bytes and RSS with it)."""
+    rows = []
+    for index, (label, _) in enumerate(runs[0]):
+        by_tool = {}
+        for tool in TOOLS:
+            ordered = sorted((run[index][1][tool] for run in runs), key=lambda m: m["wall"])
+            by_tool[tool] = ordered[len(ordered) // 2]
+        rows.append((label, by_tool))
+    return rows
+
+
+def walls(runs: list[list[tuple[str, dict[str, dict]]]]) -> str:
+    lines = [f"Wall seconds of every run ({len(runs)}), Xet / LFS / hf_xet:", ""]
+    for index, (label, _) in enumerate(runs[0]):
+        each = "; ".join(" / ".join(f"{run[index][1][tool]['wall']:.2f}" for tool in TOOLS) for run in runs)
+        lines.append(f"- {label}: {each}")
+    return "\n".join(lines) + "\n"
 
 
 def render(rows: list[tuple[str, dict[str, dict]]]) -> str:
