@@ -179,7 +179,7 @@ pub async fn tree_at(
     let cache = of(ctx, repo);
     if let Some(tree) = cache.as_ref().and_then(|c| c.load(commit)) {
         ctx.reporter.info(&format!(
-            "{} files of {} at {} from the tree cache (a commit never changes; listed by an earlier deploy here)",
+            "{} files of {} at {} from the tree cache (kept by an earlier deploy from this machine; a commit never changes)",
             tree.len(),
             repo.id,
             commit.get(..12).unwrap_or(commit)
