@@ -414,3 +414,20 @@ async fn the_access_log_never_holds_raw_forwarded_for_text() {
         "{logs:?}"
     );
 }
+
+#[tokio::test]
+async fn asterisk_and_authority_targets_never_reach_the_upstream() {
+    // Only origin-form (`/path`) and absolute-form (`http://host/path`) targets are forwarded: `OPTIONS *` and an
+    // authority-form target (CONNECT's) are refused before anything is sent.
+    let up = start_upstream().await;
+    let proxy = start_proxy(&up.origin, &[]).await;
+    for request in [
+        &b"OPTIONS * HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n"[..],
+        &b"GET example.com:443 HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n"[..],
+    ] {
+        let r = raw(proxy.addr, request).await;
+        assert_eq!(r.status, 400, "{}", r.text());
+    }
+    assert!(up.seen().is_empty());
+    proxy.stop().await;
+}

@@ -407,6 +407,12 @@ async fn private_origin_is_rewritten_in_json_and_html() {
     );
     assert!(t.contains("https://huggingface.co"), "{t}");
     assert!(!t.contains(&up.addr.to_string()), "{t}");
+    let r = get(proxy.addr, "/vnd-json", "").await;
+    assert_eq!(
+        r.text(),
+        "{\"root\":\"https://alice-app-proxy.hf.space\"}",
+        "a +json media type is JSON"
+    );
     let r = get(proxy.addr, "/html", "").await;
     assert!(
         r.text()
@@ -609,6 +615,18 @@ async fn wake_retries_stop_at_their_deadline_and_never_replay_bodies() {
     )
     .await;
     assert!(r.text().contains("body-bytes: 5"), "{}", r.text());
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn an_attempt_that_ends_past_the_deadline_is_the_last() {
+    let up = start_upstream().await;
+    let proxy = start_proxy(&up.origin, &[("PROXY_WAKE_RETRY_SECS", "1")]).await;
+    // The first attempt starts with a retry still possible (0.25 s of backoff fits the 1 s budget) but its 503
+    // comes at 1.3 s: no retry may start after the deadline.
+    let r = get(proxy.addr, "/late-unavailable", "").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(up.seen().len(), 1, "a retry started past the deadline");
     proxy.stop().await;
 }
 

@@ -201,6 +201,14 @@ async fn upstream_handle(
             resp.headers_mut()
                 .insert("content-type", "application/json".parse().unwrap());
         }
+        "/vnd-json" => {
+            // A JSON media type by suffix (RFC 6839), as JSON:API answers.
+            *resp.body_mut() = full(format!("{{\"root\":\"{origin}\"}}"));
+            resp.headers_mut().insert(
+                "content-type",
+                "application/vnd.api+json; charset=utf-8".parse().unwrap(),
+            );
+        }
         "/html" => {
             *resp.body_mut() = full(format!(
                 "<html><script src=\"{origin}/assets/app.js\"></script></html>"
@@ -247,6 +255,11 @@ async fn upstream_handle(
             h.insert("x-app", "kept".parse().unwrap());
         }
         "/unavailable" => {
+            *resp.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+        }
+        "/late-unavailable" => {
+            // A waking Space that takes 1.3 s to say it is not ready yet.
+            tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
             *resp.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
         }
         "/flaky" => {
