@@ -47,16 +47,16 @@ impl TreeCache {
 
     /// The tree of `commit`, if it is the one kept.
     pub fn load(&self, commit: &str) -> Option<Vec<TreeEntry>> {
+        self.entries_of(commit)?
+            .map(|line| parse(&line.ok()?))
+            .collect()
+    }
+
+    /// The kept file's entry lines, when it is this repo's and holds `commit`.
+    fn entries_of(&self, commit: &str) -> Option<io::Lines<BufReader<File>>> {
         let mut lines = BufReader::new(File::open(&self.file).ok()?).lines();
         let mut next = || lines.next()?.ok();
-        if next()? != HEADER || next()? != self.key || next()? != commit {
-            return None;
-        }
-        let mut tree = Vec::new();
-        for line in lines {
-            tree.push(parse(&line.ok()?)?);
-        }
-        Some(tree)
+        (next()? == HEADER && next()? == self.key && next()? == commit).then_some(lines)
     }
 
     /// Keeps `tree` as the tree of `commit` (replacing what was kept), atomically.
@@ -76,17 +76,9 @@ impl TreeCache {
     /// the kept lines are copied through (never all held in memory: a 100,000-file deploy stays as small as
     /// without the cache), minus what the plan deleted or replaced, plus what it uploaded.
     pub fn store_after(&self, commit: &str, plan: &FilePlan) -> io::Result<()> {
-        let Ok(file) = File::open(&self.file) else {
+        let Some(lines) = self.entries_of(&plan.parent) else {
             return Ok(());
         };
-        let mut lines = BufReader::new(file).lines();
-        let mut next = || lines.next().and_then(Result::ok);
-        if next().as_deref() != Some(HEADER)
-            || next().as_deref() != Some(self.key.as_str())
-            || next().as_deref() != Some(plan.parent.as_str())
-        {
-            return Ok(());
-        }
         if !is_commit(commit) || plan.uploads.iter().any(|u| !storable(&u.file.path)) {
             return self.drop_kept();
         }
