@@ -153,14 +153,7 @@ impl<'a> Syncer<'a> {
         else {
             return Ok(None);
         };
-        let git_ignore = git_ignore(files)?;
-        let target = files_target(
-            self.ctx,
-            &self.repo,
-            &self.revision,
-            self.create_pr,
-            git_ignore.as_deref(),
-        );
+        let target = files_target(self.ctx, &self.repo, &self.revision, self.create_pr, files)?;
         files::current_head(&target, file).await
     }
 
@@ -176,14 +169,7 @@ impl<'a> Syncer<'a> {
             EarlyUploads::Start => diff.always_lfs(),
             EarlyUploads::No => Vec::new(),
         };
-        let git_ignore = git_ignore(files)?;
-        let target = files_target(
-            self.ctx,
-            &self.repo,
-            &self.revision,
-            self.create_pr,
-            git_ignore.as_deref(),
-        );
+        let target = files_target(self.ctx, &self.repo, &self.revision, self.create_pr, files)?;
         let lfs = lfs_target(self.ctx, &self.repo, &self.revision, self.create_pr);
         // The early uploads log after the plan is printed (see `release_log`), in the order a reader expects.
         let mut log = self.ctx.reporter.held();
@@ -375,21 +361,22 @@ impl<'a> Syncer<'a> {
     }
 }
 
-/// Where preupload asks about this branch's files (a function of the parts, like `lfs_target`).
+/// Where preupload asks about this branch's files, with the `.gitignore` being deployed (a function of the
+/// parts, like `lfs_target`).
 fn files_target<'s>(
     ctx: &'s Ctx<'_>,
     repo: &'s RepoRef,
     revision: &'s str,
     create_pr: bool,
-    git_ignore: Option<&'s str>,
-) -> files::Target<'s> {
-    files::Target {
+    files: &[Arc<LocalFile>],
+) -> Result<files::Target<'s>, Failure> {
+    Ok(files::Target {
         client: &ctx.client,
         repo,
         revision,
         create_pr,
-        git_ignore,
-    }
+        git_ignore: git_ignore(files)?,
+    })
 }
 
 /// Where this branch's LFS objects go (a function of the parts, so the Syncer's own maps stay borrowable).

@@ -180,7 +180,7 @@ pub struct Target<'a> {
     pub revision: &'a str,
     pub create_pr: bool,
     /// The `.gitignore` the commit will hold, when the folder has one: the Hub judges `shouldIgnore` by it.
-    pub git_ignore: Option<&'a str>,
+    pub git_ignore: Option<String>,
 }
 
 /// The changed files whose mode preupload must tell: not empty (always regular), not learnt yet.
@@ -222,7 +222,7 @@ pub async fn build(
                     target.revision,
                     &files,
                     target.create_pr,
-                    target.git_ignore,
+                    target.git_ignore.as_deref(),
                 )
                 .await
                 .map_err(|e| Failure::hub("asking the Hub how to store the files (preupload)", e))
@@ -302,7 +302,7 @@ pub async fn current_head(
             target.revision,
             std::slice::from_ref(&probe),
             target.create_pr,
-            target.git_ignore,
+            target.git_ignore.as_deref(),
         )
         .await
         .map_err(|e| Failure::hub("reading the branch's head (preupload)", e))?;
