@@ -7,45 +7,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
-# shellcheck source=bench/proxy/nginx.sh
-. bench/proxy/nginx.sh
+# shellcheck source=bench/proxy/lib.sh
+. bench/proxy/lib.sh
 out="$root/bench/out/proxy"
 mkdir -p "$out"
 ROUNDS="${ROUNDS:-6}"; DURATION="${DURATION:-5s}"; CONNS="${CONNS:-64}"
-TOKEN="hf_benchtoken_not_a_secret"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-nginx_bin="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
 
 (cd crates/proxy && cargo build --release --quiet --bin hf-space-proxy --example bench_upstream)
 bin="$root/crates/proxy/target/release"
 
-first_line() { # file -> its first whole line, once written
-  for _ in $(seq 1 200); do
-    [ -f "$1" ] && [ "$(wc -l < "$1")" -ge 1 ] && { head -n1 "$1"; return; }
-    sleep 0.05
-  done
-  echo "no line in $1" >&2; exit 1
-}
-
-"$bin/examples/bench_upstream" 127.0.0.1:0 >"$out/ab-upstream.stdout" 2>/dev/null &
-pids+=("$!")
-up_addr=$(first_line "$out/ab-upstream.stdout"); up_addr="${up_addr#listening on http://}"
+start_listening "$out/ab-upstream.log" "$bin/examples/bench_upstream" 127.0.0.1:0
+up_addr="$addr"
 # The same proxy and nginx set-up as run.sh (access logs on, to files).
-env -i PROXY_TARGET_URL="http://$up_addr" PROXY_HF_TOKEN="$TOKEN" PROXY_LISTEN=127.0.0.1:0 \
-  PROXY_PUBLIC_ORIGIN=https://bench-proxy.hf.space PROXY_MAX_CONNECTIONS_PER_CALLER=0 \
-  "$bin/hf-space-proxy" >"$out/ab-proxy.stdout" 2>"$out/ab-proxy.log" &
-pids+=("$!")
-proxy_addr=$(first_line "$out/ab-proxy.stdout"); proxy_addr="${proxy_addr#listening on http://}"
-ng="$out/ab-nginx"
-rm -rf "$ng"; mkdir -p "$ng/tmp"
-ng_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-nginx_conf "$ng" "$ng_port" "$up_addr" "$TOKEN"
-"$nginx_bin" -p "$ng" -c "$ng/nginx.conf" >"$ng/stdout.log" 2>&1 &
-pids+=("$!")
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$ng_port/" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "http://127.0.0.1:$ng_port/" >/dev/null
+set_proxy_env "$up_addr"
+start_listening "$out/ab-proxy.log" "${proxy_env[@]}" "$bin/hf-space-proxy"
+proxy_addr="$addr"
+start_nginx "$out/ab-nginx" "$up_addr"
 curl -fsS "http://$proxy_addr/" >/dev/null
 
 measure() { # url -> "req/s p99_ms"

@@ -8,46 +8,33 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
+# shellcheck source=bench/proxy/lib.sh
+. bench/proxy/lib.sh
 out="$root/bench/out/proxy/callgrind"
 mkdir -p "$out"
 CONNS="${CONNS:-64}"; LOW="${LOW:-20}"; HIGH="${HIGH:-120}"
-TOKEN="hf_benchtoken_not_a_secret"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
 
 (cd crates/proxy && CARGO_PROFILE_RELEASE_DEBUG=true CARGO_PROFILE_RELEASE_STRIP=false \
   cargo build --release --locked --quiet --bin hf-space-proxy --example bench_upstream)
 bin="$root/crates/proxy/target/release"
 
-wait_line() { # file -> its first whole line, once written
-  for _ in $(seq 1 600); do
-    [ "$(wc -l < "$1")" -ge 1 ] && { head -n1 "$1"; return; }
-    sleep 0.1
-  done
-  echo "no line in $1" >&2; exit 1
-}
-
-"$bin/examples/bench_upstream" 127.0.0.1:0 >"$out/upstream.stdout" 2>/dev/null &
-pids+=("$!")
-up_addr=$(wait_line "$out/upstream.stdout"); up_addr="${up_addr#listening on http://}"
+start_listening "$out/upstream.log" "$bin/examples/bench_upstream" 127.0.0.1:0
+set_proxy_env "$addr"
 
 # One proxy run under callgrind for `per` requests per connection; prints its total instruction count.
 proxy_run() {
   local per="$1" f="$out/proxy-$1.out"
-  rm -f "$f" "$out/proxy-$per.stdout"
-  env -i PROXY_TARGET_URL="http://$up_addr" PROXY_HF_TOKEN="$TOKEN" PROXY_LISTEN=127.0.0.1:0 \
-    PROXY_PUBLIC_ORIGIN=https://bench-proxy.hf.space PROXY_MAX_CONNECTIONS_PER_CALLER=0 \
-    valgrind --tool=callgrind --callgrind-out-file="$f" "$bin/hf-space-proxy" \
-    >"$out/proxy-$per.stdout" 2>"$out/proxy-$per.log" &
-  local pid=$!
-  local addr; addr=$(wait_line "$out/proxy-$per.stdout"); addr="${addr#listening on http://}"
+  rm -f "$f"
+  start_listening "$out/proxy-$per.log" "${proxy_env[@]}" \
+    valgrind --tool=callgrind --callgrind-out-file="$f" "$bin/hf-space-proxy"
   python3 bench/proxy/fixed_load.py "$addr" "$CONNS" "$per"
   kill -TERM "$pid"; wait "$pid" || true
   awk '/^summary:|^totals:/{print $2; exit}' "$f"
 }
 
-low=$(proxy_run "$LOW") && high=$(proxy_run "$HIGH") || { echo "a proxy run failed: see $out" >&2; exit 1; }
+if ! { low=$(proxy_run "$LOW") && high=$(proxy_run "$HIGH"); }; then
+  echo "a proxy run failed: see $out" >&2; exit 1
+fi
 reqs=$(( CONNS * (HIGH - LOW) ))
 awk -v h="$high" -v l="$low" -v n="$reqs" \
   'BEGIN{printf "hf-space-proxy: %d requests, %.1fk instructions per request (%d - %d)\n", n, (h-l)/n/1000, h, l}' \

@@ -6,22 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
-# shellcheck source=bench/proxy/nginx.sh
-. bench/proxy/nginx.sh
+# shellcheck source=bench/proxy/lib.sh
+. bench/proxy/lib.sh
 out="$root/bench/out/proxy"
 mkdir -p "$out"
 DURATION="${DURATION:-10s}"
 STREAM_BYTES="${STREAM_BYTES:-1073741824}"
-TOKEN="hf_benchtoken_not_a_secret"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
 
 need() { command -v "$1" >/dev/null || { echo "missing $1: $2" >&2; exit 1; }; }
 need wrk "apt-get install -y wrk"
 need curl "apt-get install -y curl"
-nginx_bin="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
-[ -x "$nginx_bin" ] || { echo "missing nginx: apt-get install -y nginx-light" >&2; exit 1; }
 
 # 1. Clean release build of exactly the Space's files, in a fresh target dir: the Space's build time.
 if [ "${SKIP_CLEAN_BUILD:-0}" != 1 ]; then
@@ -48,42 +42,18 @@ if [ ! -x "$venv/bin/uvicorn" ]; then
   "$venv/bin/pip" install -q -r bench/proxy/requirements.txt
 fi
 
-# Starts a command whose first stdout line is "listening on http://ADDR"; sets $addr and $pid.
-start_listening() {
-  local log="$1"; shift
-  "$@" >"$log.stdout" 2>"$log" &
-  pid=$!; pids+=("$pid")
-  local line=""
-  for _ in $(seq 1 200); do
-    line=$(head -n1 "$log.stdout" 2>/dev/null || true)
-    [ -n "$line" ] && break
-    sleep 0.05
-  done
-  [ -n "$line" ] || { echo "$* did not start; see $log" >&2; exit 1; }
-  addr="${line#listening on http://}"
-}
-
 start_listening "$out/upstream.log" "$bin/examples/bench_upstream" 127.0.0.1:0
 up_addr="$addr"; up_pid="$pid"
-# wrk is one caller holding 64 requests in flight: the per-caller cap (default 32) is off here.
-start_listening "$out/proxy.log" env -i PROXY_TARGET_URL="http://$up_addr" PROXY_HF_TOKEN="$TOKEN" \
-  PROXY_LISTEN=127.0.0.1:0 PROXY_PUBLIC_ORIGIN=https://bench-proxy.hf.space PROXY_MAX_CONNECTIONS_PER_CALLER=0 \
-  "$bin/hf-space-proxy"
+set_proxy_env "$up_addr"
+start_listening "$out/proxy.log" "${proxy_env[@]}" "$bin/hf-space-proxy"
 proxy_addr="$addr"; proxy_pid="$pid"
-fa_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+fa_port=$(free_port)
 (cd bench/proxy && PROXY_TARGET_URL="http://$up_addr" PROXY_HF_TOKEN="$TOKEN" \
   exec "$venv/bin/uvicorn" fastapi_proxy:app --host 127.0.0.1 --port "$fa_port" --no-access-log --log-level warning \
   >"$out/fastapi.log" 2>&1) &
 fa_pid=$!; pids+=("$fa_pid")
-# nginx as the mature peer (bench/proxy/nginx.sh).
-ng="$out/nginx"
-rm -rf "$ng"; mkdir -p "$ng/tmp"
-ng_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-nginx_conf "$ng" "$ng_port" "$up_addr" "$TOKEN"
-"$nginx_bin" -p "$ng" -c "$ng/nginx.conf" >"$ng/stdout.log" 2>&1 &
-ng_pid=$!; pids+=("$ng_pid")
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$ng_port/" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "http://127.0.0.1:$ng_port/" >/dev/null
+# nginx as the mature peer (bench/proxy/lib.sh).
+start_nginx "$out/nginx" "$up_addr"
 # The worker (the master's only child) does the work; its memory is the figure.
 ng_worker=$(pgrep -P "$ng_pid" | head -n1)
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$fa_port/" >/dev/null 2>&1 && break; sleep 0.1; done
